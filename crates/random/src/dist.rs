@@ -1,0 +1,189 @@
+//! Distributions built on [`Draws`](crate::Draws), all deterministic.
+
+use crate::Draws;
+use crate::math::{exp, ln, pow};
+
+/// A Poisson draw with mean `lambda` (≥ 0).
+///
+/// Inversion for small means (cost O(λ)); for λ > 64 the sum of independent Poisson
+/// pieces of mean ≤ 64, which is exact in distribution and keeps `exp(-λ)` away from
+/// underflow. Means in xinyong are per group and day, rarely above a few hundred.
+pub fn poisson(draws: &mut Draws, lambda: f64) -> u64 {
+    assert!(lambda >= 0.0 && lambda.is_finite(), "poisson mean must be finite and ≥ 0, got {lambda}");
+    if lambda == 0.0 {
+        return 0;
+    }
+    let pieces = (lambda / 64.0).ceil();
+    let piece_mean = lambda / pieces;
+    let mut total = 0;
+    for _ in 0..pieces as u64 {
+        total += poisson_inversion(draws, piece_mean);
+    }
+    total
+}
+
+fn poisson_inversion(draws: &mut Draws, lambda: f64) -> u64 {
+    let u = draws.uniform();
+    let mut k = 0u64;
+    let mut p = exp(-lambda);
+    let mut cumulative = p;
+    // Bounded: beyond 1000 terms the remaining mass is below 1e-300 for λ ≤ 64.
+    while u >= cumulative && k < 1000 {
+        k += 1;
+        p *= lambda / k as f64;
+        cumulative += p;
+    }
+    k
+}
+
+/// A Gamma(shape, 1) draw (Marsaglia and Tsang), shape > 0.
+pub fn gamma(draws: &mut Draws, shape: f64) -> f64 {
+    assert!(shape > 0.0, "gamma shape must be positive, got {shape}");
+    if shape < 1.0 {
+        // Gamma(a) = Gamma(a+1) · U^(1/a).
+        let u = draws.uniform_open0();
+        return gamma(draws, shape + 1.0) * pow(u, 1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = draws.normal();
+        let v = 1.0 + c * x;
+        if v <= 0.0 {
+            continue;
+        }
+        let v = v * v * v;
+        let u = draws.uniform_open0();
+        if u < 1.0 - 0.0331 * x * x * x * x || ln(u) < 0.5 * x * x + d * (1.0 - v + ln(v)) {
+            return d * v;
+        }
+    }
+}
+
+/// Fill `out` with a Dirichlet(alpha) draw (all alpha > 0).
+pub fn dirichlet(draws: &mut Draws, alpha: &[f64], out: &mut [f64]) {
+    assert_eq!(alpha.len(), out.len());
+    let mut total = 0.0;
+    for (o, &a) in out.iter_mut().zip(alpha) {
+        *o = gamma(draws, a);
+        total += *o;
+    }
+    if total <= 0.0 {
+        // All draws underflowed (tiny alphas): put the mass on one coordinate.
+        let i = draws.below(out.len() as u64) as usize;
+        out.iter_mut().for_each(|o| *o = 0.0);
+        out[i] = 1.0;
+        return;
+    }
+    out.iter_mut().for_each(|o| *o /= total);
+}
+
+/// Ranks 1..=n drawn with P(k) ∝ k^(-exponent), by a cumulative table and binary search.
+#[derive(Clone, Debug)]
+pub struct ZipfTable {
+    cumulative: Vec<f64>,
+}
+
+impl ZipfTable {
+    pub fn new(n: usize, exponent: f64) -> ZipfTable {
+        assert!(n > 0, "a Zipf table needs at least one rank");
+        let mut cumulative = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for k in 1..=n {
+            total += pow(k as f64, -exponent);
+            cumulative.push(total);
+        }
+        cumulative.iter_mut().for_each(|c| *c /= total);
+        ZipfTable { cumulative }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cumulative.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cumulative.is_empty()
+    }
+
+    /// A zero-based rank (0 is the most likely).
+    pub fn sample(&self, draws: &mut Draws) -> usize {
+        let u = draws.uniform();
+        self.cumulative.partition_point(|&c| c <= u).min(self.cumulative.len() - 1)
+    }
+
+    /// The probability of the zero-based rank `k`.
+    pub fn probability(&self, k: usize) -> f64 {
+        let below = if k == 0 { 0.0 } else { self.cumulative[k - 1] };
+        self.cumulative[k] - below
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Key, Stream};
+
+    fn mean_var(xs: &[f64]) -> (f64, f64) {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        (mean, var)
+    }
+
+    #[test]
+    fn poisson_mean_and_variance_match() {
+        for lambda in [0.05, 1.0, 12.5, 70.0, 300.0] {
+            let xs: Vec<f64> = (0..20_000)
+                .map(|i| poisson(&mut Key::new(1, Stream::Test, 0, i).draws(), lambda) as f64)
+                .collect();
+            let (mean, var) = mean_var(&xs);
+            let tolerance = 5.0 * (lambda / 20_000f64).sqrt() + 1e-3;
+            assert!((mean - lambda).abs() < tolerance, "λ={lambda}: mean {mean}");
+            assert!((var / lambda - 1.0).abs() < 0.06, "λ={lambda}: variance {var}");
+        }
+        assert_eq!(poisson(&mut Key::new(1, Stream::Test, 0, 0).draws(), 0.0), 0);
+    }
+
+    #[test]
+    fn gamma_mean_matches_shape() {
+        for shape in [0.3, 1.0, 4.5] {
+            let mut d = Key::new(2, Stream::Test, 0, 0).draws();
+            let xs: Vec<f64> = (0..40_000).map(|_| gamma(&mut d, shape)).collect();
+            let (mean, var) = mean_var(&xs);
+            assert!((mean / shape - 1.0).abs() < 0.03, "shape {shape}: mean {mean}");
+            assert!((var / shape - 1.0).abs() < 0.08, "shape {shape}: var {var}");
+        }
+    }
+
+    #[test]
+    fn dirichlet_sums_to_one() {
+        let mut d = Key::new(3, Stream::Test, 0, 0).draws();
+        let alpha = [0.2; 12];
+        let mut out = [0.0; 12];
+        for _ in 0..1000 {
+            dirichlet(&mut d, &alpha, &mut out);
+            let s: f64 = out.iter().sum();
+            assert!((s - 1.0).abs() < 1e-12);
+            assert!(out.iter().all(|&x| x >= 0.0));
+        }
+    }
+
+    #[test]
+    fn zipf_is_heavy_tailed_and_normalised() {
+        let table = ZipfTable::new(1000, 1.1);
+        let total: f64 = (0..1000).map(|k| table.probability(k)).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert!(table.probability(0) > 10.0 * table.probability(20));
+        let mut d = Key::new(4, Stream::Test, 0, 0).draws();
+        let mut first = 0;
+        for _ in 0..20_000 {
+            let k = table.sample(&mut d);
+            assert!(k < 1000);
+            if k == 0 {
+                first += 1;
+            }
+        }
+        let expected = 20_000.0 * table.probability(0);
+        assert!((first as f64 - expected).abs() < 5.0 * expected.sqrt(), "{first} vs {expected}");
+    }
+}

@@ -1,0 +1,56 @@
+//! `xinyong`: one binary, thin glue over the library crates.
+//!
+//! Each subcommand lives in `cmd/<name>.rs` with its own `Args` and `run`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod logging;
+
+/// xinyong (信用, "credit") runs the social-commerce social-credit system described in
+/// L'ADN's article ("En Chine, les internautes pourraient dénoncer les « mauvais »
+/// citoyens contre des bons de réduction") so that anyone can see what it does to people
+/// before anything like it is deployed.
+///
+/// People are put by data into interest groups of 200-300; groups buy together for
+/// 20-30 % off; influencers (KOLs) sell to their fans; when a camera flags someone, the
+/// next day every member of their group must expel them (+3 points) or keep them
+/// (-3 points); points move discounts and can bar a person from travelling.
+///
+/// Start with `xinyong simulate` (a synthetic population, default scenario) and open the
+/// report it writes. Every subcommand has its own --help.
+#[derive(Parser, Debug)]
+#[command(name = "xinyong", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Log filter (e.g. `info`, `xinyong_sim=debug`); also read from XINYONG_LOG.
+    #[arg(long, global = true, env = "XINYONG_LOG", default_value = "warn")]
+    log: String,
+
+    /// Write logs as JSON lines (structured) instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Partition synthetic citizens into interest groups and report the grouping's quality.
+    Group(cmd::group::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log, cli.log_json);
+    let result = match cli.command {
+        Command::Group(args) => cmd::group::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
