@@ -6,9 +6,10 @@
 //! which is far more than a behaviour model needs; what matters is that they are exact
 //! functions of their input.
 
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-const INV_LN2: f64 = 1.442_695_040_888_963_387_00e+00;
+// ln 2 split in a high part with trailing zero bits (k·LN2_HI is exact) and the rest.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+const INV_LN2: f64 = std::f64::consts::LOG2_E;
 
 /// e^x, deterministic. Returns 0 below about -745 and +inf above about 709.78.
 pub fn exp(x: f64) -> f64 {
@@ -46,7 +47,11 @@ pub fn ln(x: f64) -> f64 {
         return x;
     }
     // Normalise subnormals first.
-    let (x, extra_exponent) = if x < f64::MIN_POSITIVE { (x * 2f64.powi(54), -54) } else { (x, 0) };
+    let (x, extra_exponent) = if x < f64::MIN_POSITIVE {
+        (x * 2f64.powi(54), -54)
+    } else {
+        (x, 0)
+    };
     let bits = x.to_bits();
     let mut exponent = ((bits >> 52) & 0x7ff) as i32 - 1023 + extra_exponent;
     // Mantissa in [1, 2), then moved to [sqrt(1/2), sqrt(2)).
@@ -113,7 +118,12 @@ mod tests {
     fn exp_matches_libm_closely() {
         let mut x = -700.0;
         while x < 700.0 {
-            assert!(close(exp(x), x.exp(), 4e-15), "exp({x}) = {} vs {}", exp(x), x.exp());
+            assert!(
+                close(exp(x), x.exp(), 4e-15),
+                "exp({x}) = {} vs {}",
+                exp(x),
+                x.exp()
+            );
             x += 0.37;
         }
         assert_eq!(exp(0.0), 1.0);
@@ -125,7 +135,10 @@ mod tests {
     fn ln_matches_libm_closely() {
         let mut x = 1e-300;
         while x < 1e300 {
-            assert!(close(ln(x), x.ln(), 4e-15) || (ln(x) - x.ln()).abs() < 1e-15, "ln({x})");
+            assert!(
+                close(ln(x), x.ln(), 4e-15) || (ln(x) - x.ln()).abs() < 1e-15,
+                "ln({x})"
+            );
             x *= 1.7;
         }
         assert_eq!(ln(1.0), 0.0);

@@ -1,0 +1,177 @@
+//! The ledger: every score change and its cause. A score is the fold of its ledger.
+//!
+//! Each entry records the delta actually applied (after clamping to the score bounds)
+//! and the delta the rule asked for, so `score = initial + Σ applied` holds exactly and
+//! a user can still see when a bound absorbed part of a change.
+
+use crate::ids::{CitizenId, Day, IncidentId};
+use serde::{Deserialize, Serialize};
+
+/// An answer to a notice: expel the offender from the group, or keep them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Expel,
+    Keep,
+}
+
+impl Answer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Answer::Expel => "expel",
+            Answer::Keep => "keep",
+        }
+    }
+}
+
+/// Why a score changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Cause {
+    /// The citizen was the offender of this incident.
+    Incident { incident: IncidentId },
+    /// The citizen answered (or, when `abstained`, was counted as answering) the notice
+    /// about this incident.
+    Vote {
+        incident: IncidentId,
+        answer: Answer,
+        abstained: bool,
+    },
+    /// An appeal of this incident was granted: its penalty is given back.
+    AppealGranted { incident: IncidentId },
+}
+
+impl Cause {
+    /// A short stable name for the kind of cause (used in tables and files).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cause::Incident { .. } => "incident",
+            Cause::Vote {
+                answer: Answer::Expel,
+                abstained: false,
+                ..
+            } => "vote_expel",
+            Cause::Vote {
+                answer: Answer::Keep,
+                abstained: false,
+                ..
+            } => "vote_keep",
+            Cause::Vote {
+                answer: Answer::Expel,
+                abstained: true,
+                ..
+            } => "abstain_counted_expel",
+            Cause::Vote {
+                answer: Answer::Keep,
+                abstained: true,
+                ..
+            } => "abstain_counted_keep",
+            Cause::AppealGranted { .. } => "appeal_granted",
+        }
+    }
+
+    pub fn incident(&self) -> IncidentId {
+        match *self {
+            Cause::Incident { incident }
+            | Cause::Vote { incident, .. }
+            | Cause::AppealGranted { incident } => incident,
+        }
+    }
+}
+
+/// One change of one citizen's score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub day: Day,
+    pub citizen: CitizenId,
+    /// Change applied to the score (after clamping to [score_min, score_max]).
+    pub delta: i32,
+    /// Change the rule asked for (differs from `delta` only at a bound).
+    pub requested: i32,
+    pub cause: Cause,
+}
+
+/// What the ledger keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerMode {
+    /// Every entry, indexed by citizen (the service; simulations up to a size).
+    Full,
+    /// Only totals: for populations too large to keep every entry.
+    Totals,
+}
+
+/// Sums kept in every mode; they make the conservation law checkable at any size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerTotals {
+    pub entries: u64,
+    /// Σ applied deltas over all entries.
+    pub delta_sum: i64,
+    pub incident_sum: i64,
+    pub vote_sum: i64,
+    pub appeal_sum: i64,
+}
+
+/// The append-only ledger.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ledger {
+    mode: LedgerMode,
+    entries: Vec<LedgerEntry>,
+    /// Entry positions per citizen (Full mode only).
+    by_citizen: Vec<Vec<u32>>,
+    totals: LedgerTotals,
+}
+
+impl Ledger {
+    pub fn new(mode: LedgerMode) -> Ledger {
+        Ledger {
+            mode,
+            entries: Vec::new(),
+            by_citizen: Vec::new(),
+            totals: LedgerTotals::default(),
+        }
+    }
+
+    pub fn mode(&self) -> LedgerMode {
+        self.mode
+    }
+
+    pub fn record(&mut self, entry: LedgerEntry) {
+        self.totals.entries += 1;
+        self.totals.delta_sum += entry.delta as i64;
+        match entry.cause {
+            Cause::Incident { .. } => self.totals.incident_sum += entry.delta as i64,
+            Cause::Vote { .. } => self.totals.vote_sum += entry.delta as i64,
+            Cause::AppealGranted { .. } => self.totals.appeal_sum += entry.delta as i64,
+        }
+        if self.mode == LedgerMode::Full {
+            let position = u32::try_from(self.entries.len())
+                .expect("ledger holds at most 2^32 entries in Full mode");
+            let c = entry.citizen.index();
+            if self.by_citizen.len() <= c {
+                self.by_citizen.resize_with(c + 1, Vec::new);
+            }
+            self.by_citizen[c].push(position);
+            self.entries.push(entry);
+        }
+    }
+
+    pub fn totals(&self) -> LedgerTotals {
+        self.totals
+    }
+
+    /// All entries, in the order they were recorded (Full mode; empty otherwise).
+    pub fn entries(&self) -> &[LedgerEntry] {
+        &self.entries
+    }
+
+    /// The entries of one citizen, oldest first (Full mode; empty otherwise).
+    pub fn of(&self, citizen: CitizenId) -> impl Iterator<Item = &LedgerEntry> {
+        self.by_citizen
+            .get(citizen.index())
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.entries[i as usize])
+    }
+}
