@@ -118,12 +118,8 @@ impl<D: Directory> Engine<D> {
     /// Applies one command. A refused command changes nothing.
     pub fn apply(&mut self, command: &Command) -> Result<Outcome, Refusal> {
         Ok(match command {
-            Command::RegisterCitizen => Outcome::Citizen {
-                citizen: self.register_citizen()?,
-            },
-            Command::CreateGroup => Outcome::Group {
-                group: self.create_group()?,
-            },
+            Command::RegisterCitizen => Outcome::Citizen { citizen: self.register_citizen()? },
+            Command::CreateGroup => Outcome::Group { group: self.create_group()? },
             Command::AssignGroup { citizen, group } => {
                 self.assign_group(*citizen, *group)?;
                 Outcome::Done
@@ -132,12 +128,8 @@ impl<D: Directory> Engine<D> {
                 self.remove_from_group(*citizen)?;
                 Outcome::Done
             }
-            Command::AddProduct { spec } => Outcome::Product {
-                product: self.add_product(spec.clone())?,
-            },
-            Command::AddKol { name } => Outcome::Kol {
-                kol: self.add_kol(name.clone())?,
-            },
+            Command::AddProduct { spec } => Outcome::Product { product: self.add_product(spec.clone())? },
+            Command::AddKol { name } => Outcome::Kol { kol: self.add_kol(name.clone())? },
             Command::Follow { citizen, kol } => {
                 self.follow(*citizen, *kol)?;
                 Outcome::Done
@@ -154,28 +146,15 @@ impl<D: Directory> Engine<D> {
                 self.set_interests(*citizen, interests)?;
                 Outcome::Done
             }
-            Command::Promote { kol, product } => Outcome::Promotion {
-                promotion: self.promote(*kol, *product)?,
-            },
-            Command::PlaceOrder {
-                citizen,
-                product,
-                units,
-                via,
-            } => Outcome::Order {
-                receipt: self.place_order(*citizen, *product, *units, *via)?,
-            },
+            Command::Promote { kol, product } => Outcome::Promotion { promotion: self.promote(*kol, *product)? },
+            Command::PlaceOrder { citizen, product, units, via } => {
+                Outcome::Order { receipt: self.place_order(*citizen, *product, *units, *via)? }
+            }
             Command::ReportIncident { citizen, kind, day } => {
                 let day = day.unwrap_or(self.day());
-                Outcome::Incident {
-                    incident: self.report_incident_named(*citizen, kind, day)?,
-                }
+                Outcome::Incident { incident: self.report_incident_named(*citizen, kind, day)? }
             }
-            Command::AnswerNotice {
-                citizen,
-                incident,
-                answer,
-            } => {
+            Command::AnswerNotice { citizen, incident, answer } => {
                 self.answer_notice(*citizen, *incident, *answer)?;
                 Outcome::Done
             }
@@ -183,16 +162,14 @@ impl<D: Directory> Engine<D> {
                 self.file_appeal(*citizen, *incident)?;
                 Outcome::Done
             }
-            Command::DecideAppeal { incident, granted } => Outcome::Appeal {
-                delta: self.decide_appeal(*incident, *granted)?,
-            },
+            Command::DecideAppeal { incident, granted } => {
+                Outcome::Appeal { delta: self.decide_appeal(*incident, *granted)? }
+            }
             Command::RevealScandal { product } => {
                 self.reveal_scandal(*product)?;
                 Outcome::Done
             }
-            Command::CloseDay => Outcome::DayClosed {
-                report: Box::new(self.close_day()),
-            },
+            Command::CloseDay => Outcome::DayClosed { report: Box::new(self.close_day()) },
         })
     }
 }

@@ -29,13 +29,7 @@ pub trait Directory {
     /// The engine calls this with `attempt` 0, 1, 2, … until it finds a group with room or
     /// the directory returns no candidate: each attempt may widen the search. The engine
     /// prefers the first candidate below `min_size` (a refill), else the first with room.
-    fn placement_candidates(
-        &self,
-        citizen: CitizenId,
-        attempt: u32,
-        groups: u32,
-        out: &mut Vec<GroupId>,
-    );
+    fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>);
 
     /// A citizen joined a group (keep centroids right). Default: nothing.
     fn joined(&mut self, _citizen: CitizenId, _group: GroupId) {}
@@ -45,38 +39,22 @@ pub trait Directory {
 
     /// Records that `citizen` follows `kol`. Synthetic directories refuse.
     fn follow(&mut self, _citizen: CitizenId, _kol: KolId) -> Result<(), Refusal> {
-        Err(Refusal::Unsupported {
-            what: "following a KOL".into(),
-            reason: "follows are synthetic here".into(),
-        })
+        Err(Refusal::Unsupported { what: "following a KOL".into(), reason: "follows are synthetic here".into() })
     }
 
     /// Records that `citizen` no longer follows `kol`.
     fn unfollow(&mut self, _citizen: CitizenId, _kol: KolId) -> Result<(), Refusal> {
-        Err(Refusal::Unsupported {
-            what: "unfollowing a KOL".into(),
-            reason: "follows are synthetic here".into(),
-        })
+        Err(Refusal::Unsupported { what: "unfollowing a KOL".into(), reason: "follows are synthetic here".into() })
     }
 
     /// Replaces `citizen`'s favourite products.
-    fn set_favourites(
-        &mut self,
-        _citizen: CitizenId,
-        _products: &[ProductId],
-    ) -> Result<(), Refusal> {
-        Err(Refusal::Unsupported {
-            what: "setting favourites".into(),
-            reason: "favourites are synthetic here".into(),
-        })
+    fn set_favourites(&mut self, _citizen: CitizenId, _products: &[ProductId]) -> Result<(), Refusal> {
+        Err(Refusal::Unsupported { what: "setting favourites".into(), reason: "favourites are synthetic here".into() })
     }
 
     /// Replaces `citizen`'s interest profile (used for grouping).
     fn set_interests(&mut self, _citizen: CitizenId, _interests: &[f32]) -> Result<(), Refusal> {
-        Err(Refusal::Unsupported {
-            what: "setting interests".into(),
-            reason: "interests are synthetic here".into(),
-        })
+        Err(Refusal::Unsupported { what: "setting interests".into(), reason: "interests are synthetic here".into() })
     }
 
     /// Number of followers of a KOL, when the directory knows it cheaply.
@@ -107,17 +85,11 @@ impl StoredDirectory {
     }
 
     pub fn favourites(&self, citizen: CitizenId) -> &[ProductId] {
-        self.favourites
-            .get(&citizen)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
+        self.favourites.get(&citizen).map(|v| v.as_slice()).unwrap_or(&[])
     }
 
     pub fn followed(&self, citizen: CitizenId) -> &[KolId] {
-        self.follows
-            .get(&citizen)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
+        self.follows.get(&citizen).map(|v| v.as_slice()).unwrap_or(&[])
     }
 
     pub fn interests(&self, citizen: CitizenId) -> Option<&[f32]> {
@@ -126,20 +98,14 @@ impl StoredDirectory {
 
     /// The mean interest profile of a group's members (those who declared one).
     pub fn group_interests(&self, group: GroupId) -> Option<Vec<f64>> {
-        self.centroids
-            .get(&group)
-            .filter(|(_, n)| *n > 0)
-            .map(|(sum, n)| sum.iter().map(|s| s / *n as f64).collect())
+        self.centroids.get(&group).filter(|(_, n)| *n > 0).map(|(sum, n)| sum.iter().map(|s| s / *n as f64).collect())
     }
 
     fn add_to_centroid(&mut self, citizen: CitizenId, group: GroupId, sign: f64) {
         let Some(interests) = self.interests.get(&citizen) else {
             return;
         };
-        let entry = self
-            .centroids
-            .entry(group)
-            .or_insert_with(|| (vec![0.0; interests.len()], 0));
+        let entry = self.centroids.entry(group).or_insert_with(|| (vec![0.0; interests.len()], 0));
         if entry.0.len() < interests.len() {
             entry.0.resize(interests.len(), 0.0);
         }
@@ -163,11 +129,7 @@ fn cosine(a: &[f32], b: &[f64]) -> f64 {
         na += x as f64 * x as f64;
         nb += y * y;
     }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
 }
 
 impl Directory for StoredDirectory {
@@ -179,13 +141,7 @@ impl Directory for StoredDirectory {
         self.followed(citizen).contains(&kol)
     }
 
-    fn placement_candidates(
-        &self,
-        citizen: CitizenId,
-        attempt: u32,
-        groups: u32,
-        out: &mut Vec<GroupId>,
-    ) {
+    fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
         out.clear();
         if attempt > 0 {
             return; // the first attempt already lists every group
@@ -221,10 +177,7 @@ impl Directory for StoredDirectory {
             return Ok(());
         }
         if list.len() >= FOLLOWS_MAX {
-            return Err(Refusal::LimitReached {
-                what: "KOLs followed".into(),
-                max: FOLLOWS_MAX as u64,
-            });
+            return Err(Refusal::LimitReached { what: "KOLs followed".into(), max: FOLLOWS_MAX as u64 });
         }
         list.push(kol);
         *self.followers.entry(kol).or_default() += 1;
@@ -242,16 +195,9 @@ impl Directory for StoredDirectory {
         Ok(())
     }
 
-    fn set_favourites(
-        &mut self,
-        citizen: CitizenId,
-        products: &[ProductId],
-    ) -> Result<(), Refusal> {
+    fn set_favourites(&mut self, citizen: CitizenId, products: &[ProductId]) -> Result<(), Refusal> {
         if products.len() > FAVOURITES_MAX {
-            return Err(Refusal::LimitReached {
-                what: "favourite products".into(),
-                max: FAVOURITES_MAX as u64,
-            });
+            return Err(Refusal::LimitReached { what: "favourite products".into(), max: FAVOURITES_MAX as u64 });
         }
         let mut list = products.to_vec();
         list.sort();

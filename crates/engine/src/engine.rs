@@ -5,9 +5,7 @@
 //! [`Engine::close_day`] and in docs/model.md.
 
 use crate::directory::Directory;
-use crate::ids::{
-    CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId,
-};
+use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
 use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode};
 use crate::policy::{AbstainAs, Restriction, Rules};
 use crate::pricing::{self, Fen, PriceBreakdown};
@@ -37,10 +35,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions {
-            ledger: LedgerMode::Full,
-            keep_history: true,
-        }
+        EngineOptions { ledger: LedgerMode::Full, keep_history: true }
     }
 }
 
@@ -274,32 +269,18 @@ impl<D: Directory> Engine<D> {
 
     /// Units in a group's pool for a product today.
     pub fn pool_units(&self, group: GroupId, product: ProductId) -> u64 {
-        self.today
-            .pools
-            .get(&(group, product))
-            .copied()
-            .unwrap_or(0)
+        self.today.pools.get(&(group, product)).copied().unwrap_or(0)
     }
 
     pub fn is_promoted_today(&self, kol: KolId, product: ProductId) -> bool {
-        self.promotions.contains(&PromotionId {
-            day: self.day,
-            kol,
-            product,
-        })
+        self.promotions.contains(&PromotionId { day: self.day, kol, product })
     }
 
     /// Promotions active today, in id order.
     pub fn promotions_today(&self) -> impl Iterator<Item = PromotionId> + '_ {
         let day = self.day;
         self.promotions
-            .range(
-                PromotionId {
-                    day,
-                    kol: KolId(0),
-                    product: ProductId(0),
-                }..,
-            )
+            .range(PromotionId { day, kol: KolId(0), product: ProductId(0) }..)
             .take_while(move |p| p.day == day)
             .copied()
     }
@@ -319,9 +300,7 @@ impl<D: Directory> Engine<D> {
                 .expect("a groupless citizen is in the groupless list");
             Ok(Location::Groupless { index })
         } else {
-            let slot = self.groups[g as usize]
-                .slot(citizen)
-                .expect("a grouped citizen is among its group's members");
+            let slot = self.groups[g as usize].slot(citizen).expect("a grouped citizen is among its group's members");
             Ok(Location::Group { group: g, slot })
         }
     }
@@ -386,11 +365,7 @@ impl<D: Directory> Engine<D> {
             group,
             group_size: group.map(|g| self.groups[g.index()].size()),
             regroup_day,
-            travel_score_needed: if travel_banned {
-                self.travel_score_needed(score)
-            } else {
-                None
-            },
+            travel_score_needed: if travel_banned { self.travel_score_needed(score) } else { None },
         })
     }
 
@@ -403,12 +378,9 @@ impl<D: Directory> Engine<D> {
         let complete = self.ledger.mode() == LedgerMode::Full;
         let score = self.score_of_member(&m);
         if complete {
-            let folded: i64 = self.rules.policy.initial_score as i64
-                + entries.iter().map(|e| e.delta as i64).sum::<i64>();
-            assert_eq!(
-                folded, score as i64,
-                "the score of {citizen} is the fold of its ledger"
-            );
+            let folded: i64 =
+                self.rules.policy.initial_score as i64 + entries.iter().map(|e| e.delta as i64).sum::<i64>();
+            assert_eq!(folded, score as i64, "the score of {citizen} is the fold of its ledger");
         }
         Ok(Explanation {
             citizen,
@@ -461,10 +433,7 @@ impl<D: Directory> Engine<D> {
     pub fn register_citizens(&mut self, n: u32) -> Result<std::ops::Range<u32>, Refusal> {
         let first = self.locations.len() as u64;
         if first + n as u64 > CITIZENS_MAX as u64 {
-            return Err(Refusal::LimitReached {
-                what: "citizens".into(),
-                max: CITIZENS_MAX as u64,
-            });
+            return Err(Refusal::LimitReached { what: "citizens".into(), max: CITIZENS_MAX as u64 });
         }
         let offset = (self.rules.policy.initial_score - self.rules.policy.score_min) as u16;
         let tier = self.rules.tier_index(self.rules.policy.initial_score);
@@ -475,12 +444,7 @@ impl<D: Directory> Engine<D> {
             self.locations.push(GROUPLESS);
             // Ids only grow, so pushing keeps the groupless list sorted.
             self.groupless.push(GrouplessMember {
-                member: Member {
-                    citizen,
-                    score_offset: offset,
-                    tier,
-                    flags: 0,
-                },
+                member: Member { citizen, score_offset: offset, tier, flags: 0 },
                 eligible_day: self.day,
             });
             self.scores.add(offset);
@@ -491,10 +455,7 @@ impl<D: Directory> Engine<D> {
     /// Creates an empty group.
     pub fn create_group(&mut self) -> Result<GroupId, Refusal> {
         if self.groups.len() as u64 >= GROUPLESS as u64 {
-            return Err(Refusal::LimitReached {
-                what: "groups".into(),
-                max: GROUPLESS as u64,
-            });
+            return Err(Refusal::LimitReached { what: "groups".into(), max: GROUPLESS as u64 });
         }
         self.groups.push(Group::default());
         Ok(GroupId(self.groups.len() as u32 - 1))
@@ -507,22 +468,69 @@ impl<D: Directory> Engine<D> {
             return Err(Refusal::UnknownGroup { group });
         };
         if let Location::Group { group: current, .. } = at {
-            return Err(Refusal::AlreadyInGroup {
-                citizen,
-                group: GroupId(current),
-            });
+            return Err(Refusal::AlreadyInGroup { citizen, group: GroupId(current) });
         }
         if g.size() >= self.rules.policy.groups.max_size {
-            return Err(Refusal::GroupFull {
-                group,
-                max: self.rules.policy.groups.max_size,
-            });
+            return Err(Refusal::GroupFull { group, max: self.rules.policy.groups.max_size });
         }
-        let Location::Groupless { index } = at else {
-            unreachable!()
-        };
+        let Location::Groupless { index } = at else { unreachable!() };
         let entry = self.groupless.remove(index);
         self.insert_member(group, entry.member);
+        Ok(())
+    }
+
+    /// Places many groupless citizens at once (the initial grouping): `assignments` lists
+    /// (citizen, group) pairs; groups are created as needed up to the highest id named.
+    /// Checked first, applied all together: either every pair is applied or none.
+    pub fn form_groups(&mut self, assignments: &[(CitizenId, GroupId)]) -> Result<(), Refusal> {
+        let max_size = self.rules.policy.groups.max_size;
+        let highest = assignments.iter().map(|(_, g)| g.0).max();
+        let existing = self.groups.len() as u64;
+        let group_count = highest.map_or(existing, |h| (h as u64 + 1).max(existing));
+        if group_count >= GROUPLESS as u64 {
+            return Err(Refusal::LimitReached { what: "groups".into(), max: GROUPLESS as u64 - 1 });
+        }
+        let mut sizes: Vec<u32> = self.groups.iter().map(|g| g.size()).collect();
+        sizes.resize(group_count as usize, 0);
+        let mut listed = vec![false; self.locations.len()];
+        for &(citizen, group) in assignments {
+            match self.locations.get(citizen.index()) {
+                None => return Err(Refusal::UnknownCitizen { citizen }),
+                Some(&GROUPLESS) => {}
+                Some(&g) => return Err(Refusal::AlreadyInGroup { citizen, group: GroupId(g) }),
+            }
+            if std::mem::replace(&mut listed[citizen.index()], true) {
+                return Err(Refusal::InvalidValue {
+                    field: "assignments".into(),
+                    reason: format!("{citizen} is listed twice"),
+                });
+            }
+            sizes[group.index()] += 1;
+            if sizes[group.index()] > max_size {
+                return Err(Refusal::GroupFull { group, max: max_size });
+            }
+        }
+        self.groups.resize_with(group_count as usize, Group::default);
+        let mut sorted = assignments.to_vec();
+        sorted.sort();
+        for &(citizen, group) in &sorted {
+            let index = self.groupless.binary_search_by_key(&citizen, |e| e.member.citizen).expect("checked groupless");
+            let member = self.groupless[index].member;
+            let g = &mut self.groups[group.index()];
+            // Citizens arrive in id order, so pushing keeps members sorted unless the group
+            // already had members with larger ids.
+            match g.members.last() {
+                Some(last) if last.citizen > citizen => {
+                    let at = g.members.binary_search_by_key(&citizen, |m| m.citizen).expect_err("new member");
+                    g.members.insert(at, member);
+                }
+                _ => g.members.push(member),
+            }
+            self.locations[citizen.index()] = group.0;
+            self.directory.joined(citizen, group);
+        }
+        let locations = &self.locations;
+        self.groupless.retain(|e| locations[e.member.citizen.index()] == GROUPLESS);
         Ok(())
     }
 
@@ -539,15 +547,9 @@ impl<D: Directory> Engine<D> {
 
     fn insert_member(&mut self, group: GroupId, member: Member) {
         let g = &mut self.groups[group.index()];
-        let at = g
-            .members
-            .binary_search_by_key(&member.citizen, |m| m.citizen)
-            .expect_err("not yet a member");
+        let at = g.members.binary_search_by_key(&member.citizen, |m| m.citizen).expect_err("not yet a member");
         g.members.insert(at, member);
-        assert!(
-            g.members.len() as u32 <= self.rules.policy.groups.max_size,
-            "group sizes never exceed max_size"
-        );
+        assert!(g.members.len() as u32 <= self.rules.policy.groups.max_size, "group sizes never exceed max_size");
         self.locations[member.citizen.index()] = group.0;
         self.directory.joined(member.citizen, group);
     }
@@ -558,13 +560,7 @@ impl<D: Directory> Engine<D> {
             .groupless
             .binary_search_by_key(&member.citizen, |m| m.member.citizen)
             .expect_err("a member is not also groupless");
-        self.groupless.insert(
-            at,
-            GrouplessMember {
-                member,
-                eligible_day,
-            },
-        );
+        self.groupless.insert(at, GrouplessMember { member, eligible_day });
         self.locations[member.citizen.index()] = GROUPLESS;
         self.directory.left(member.citizen, GroupId(group));
     }
@@ -584,16 +580,10 @@ impl<D: Directory> Engine<D> {
             });
         }
         if spec.name.trim().is_empty() || spec.name.len() > 200 {
-            return Err(Refusal::InvalidValue {
-                field: "name".into(),
-                reason: "1 to 200 characters".into(),
-            });
+            return Err(Refusal::InvalidValue { field: "name".into(), reason: "1 to 200 characters".into() });
         }
         if self.products.len() >= u32::MAX as usize {
-            return Err(Refusal::LimitReached {
-                what: "products".into(),
-                max: u32::MAX as u64,
-            });
+            return Err(Refusal::LimitReached { what: "products".into(), max: u32::MAX as u64 });
         }
         self.products.push(Product {
             name: spec.name,
@@ -609,16 +599,10 @@ impl<D: Directory> Engine<D> {
     /// Adds a KOL at the policy's initial credibility.
     pub fn add_kol(&mut self, name: String) -> Result<KolId, Refusal> {
         if name.trim().is_empty() || name.len() > 200 {
-            return Err(Refusal::InvalidValue {
-                field: "name".into(),
-                reason: "1 to 200 characters".into(),
-            });
+            return Err(Refusal::InvalidValue { field: "name".into(), reason: "1 to 200 characters".into() });
         }
         if self.kols.len() >= u32::MAX as usize {
-            return Err(Refusal::LimitReached {
-                what: "KOLs".into(),
-                max: u32::MAX as u64,
-            });
+            return Err(Refusal::LimitReached { what: "KOLs".into(), max: u32::MAX as u64 });
         }
         self.kols.push(Kol {
             name,
@@ -642,11 +626,7 @@ impl<D: Directory> Engine<D> {
         self.directory.unfollow(citizen, kol)
     }
 
-    pub fn set_favourites(
-        &mut self,
-        citizen: CitizenId,
-        products: &[ProductId],
-    ) -> Result<(), Refusal> {
+    pub fn set_favourites(&mut self, citizen: CitizenId, products: &[ProductId]) -> Result<(), Refusal> {
         self.locate(citizen)?;
         for &p in products {
             self.check_product(p)?;
@@ -660,15 +640,11 @@ impl<D: Directory> Engine<D> {
     }
 
     fn check_kol(&self, kol: KolId) -> Result<&Kol, Refusal> {
-        self.kols
-            .get(kol.index())
-            .ok_or(Refusal::UnknownKol { kol })
+        self.kols.get(kol.index()).ok_or(Refusal::UnknownKol { kol })
     }
 
     fn check_product(&self, product: ProductId) -> Result<&Product, Refusal> {
-        self.products
-            .get(product.index())
-            .ok_or(Refusal::UnknownProduct { product })
+        self.products.get(product.index()).ok_or(Refusal::UnknownProduct { product })
     }
 
     // ----- daily commands --------------------------------------------------------------
@@ -677,11 +653,7 @@ impl<D: Directory> Engine<D> {
     pub fn promote(&mut self, kol: KolId, product: ProductId) -> Result<PromotionId, Refusal> {
         self.check_kol(kol)?;
         self.check_product(product)?;
-        let id = PromotionId {
-            day: self.day,
-            kol,
-            product,
-        };
+        let id = PromotionId { day: self.day, kol, product };
         if !self.promotions.insert(id) {
             return Err(Refusal::AlreadyPromoted { kol, product });
         }
@@ -737,35 +709,20 @@ impl<D: Directory> Engine<D> {
     }
 
     fn pool_units_for(&self, order: &Order) -> u64 {
-        order
-            .group
-            .map(|g| self.pool_units(g, order.product))
-            .unwrap_or(0)
+        order.group.map(|g| self.pool_units(g, order.product)).unwrap_or(0)
     }
 
     fn receipt(&self, order: &Order, pool_units: u64) -> OrderReceipt {
         let product = &self.products[order.product.index()];
-        let (group_bp, _) = if order.group.is_some() {
-            self.rules.group_discount(pool_units)
-        } else {
-            (0, 0)
-        };
-        let price = pricing::unit_price(
-            product.list_price,
-            group_bp,
-            order.credit_discount_bp,
-            self.rules.max_discount_bp,
-        );
+        let (group_bp, _) = if order.group.is_some() { self.rules.group_discount(pool_units) } else { (0, 0) };
+        let price =
+            pricing::unit_price(product.list_price, group_bp, order.credit_discount_bp, self.rules.max_discount_bp);
         OrderReceipt {
             order: order.id,
             provisional: price,
             provisional_total: price.unit_price * order.units as i64,
             pool_units: if order.group.is_some() { pool_units } else { 0 },
-            next_tier: if order.group.is_some() {
-                self.rules.next_group_discount(pool_units)
-            } else {
-                None
-            },
+            next_tier: if order.group.is_some() { self.rules.next_group_discount(pool_units) } else { None },
         }
     }
 
@@ -780,17 +737,11 @@ impl<D: Directory> Engine<D> {
         let p = self.check_product(product)?;
         let max_units = self.rules.policy.orders.max_units_per_order;
         if units == 0 || units > max_units {
-            return Err(Refusal::InvalidUnits {
-                units,
-                max: max_units,
-            });
+            return Err(Refusal::InvalidUnits { units, max: max_units });
         }
         let placed = self.today.order_counts.get(&citizen).copied().unwrap_or(0) as u32;
         if placed >= self.rules.policy.orders.max_orders_per_day {
-            return Err(Refusal::TooManyOrders {
-                citizen,
-                max: self.rules.policy.orders.max_orders_per_day,
-            });
+            return Err(Refusal::TooManyOrders { citizen, max: self.rules.policy.orders.max_orders_per_day });
         }
         if let Some(kol) = via {
             self.check_kol(kol)?;
@@ -812,21 +763,14 @@ impl<D: Directory> Engine<D> {
                 score_needed: self.travel_score_needed(score).unwrap_or(i32::MAX),
             });
         }
-        let credit_discount_bp = if self.directory.is_favourite(citizen, product) {
-            tier.favourite_discount_bp
-        } else {
-            0
-        };
+        let credit_discount_bp =
+            if self.directory.is_favourite(citizen, product) { tier.favourite_discount_bp } else { 0 };
         let group = match at {
             Location::Group { group, .. } => Some(GroupId(group)),
             Location::Groupless { .. } => None,
         };
         Ok(Order {
-            id: OrderId {
-                day: self.day,
-                citizen,
-                seq: placed as u16,
-            },
+            id: OrderId { day: self.day, citizen, seq: placed as u16 },
             product,
             units,
             group,
@@ -837,48 +781,24 @@ impl<D: Directory> Engine<D> {
 
     /// Reports an incident against a citizen (the camera network or a reporter). The
     /// penalty applies now; the offender's group-mates are notified when today closes.
-    pub fn report_incident(
-        &mut self,
-        citizen: CitizenId,
-        kind: u8,
-        incident_day: Day,
-    ) -> Result<IncidentId, Refusal> {
+    pub fn report_incident(&mut self, citizen: CitizenId, kind: u8, incident_day: Day) -> Result<IncidentId, Refusal> {
         let at = self.locate(citizen)?;
         let kinds = &self.rules.policy.incident_kinds;
         let Some(spec) = kinds.get(kind as usize) else {
             return Err(Refusal::UnknownIncidentKind {
                 kind: kind.to_string(),
-                known: kinds
-                    .iter()
-                    .map(|k| k.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
             });
         };
         if incident_day > self.day {
-            return Err(Refusal::IncidentInFuture {
-                incident_day,
-                today: self.day,
-            });
+            return Err(Refusal::IncidentInFuture { incident_day, today: self.day });
         }
-        let count = self
-            .today
-            .incident_counts
-            .get(&citizen)
-            .copied()
-            .unwrap_or(0);
+        let count = self.today.incident_counts.get(&citizen).copied().unwrap_or(0);
         if count as u32 >= INCIDENTS_PER_CITIZEN_PER_DAY_MAX {
-            return Err(Refusal::TooManyIncidents {
-                citizen,
-                max: INCIDENTS_PER_CITIZEN_PER_DAY_MAX,
-            });
+            return Err(Refusal::TooManyIncidents { citizen, max: INCIDENTS_PER_CITIZEN_PER_DAY_MAX });
         }
         let penalty = spec.penalty as i32;
-        let id = IncidentId {
-            day: self.day,
-            citizen,
-            seq: count,
-        };
+        let id = IncidentId { day: self.day, citizen, seq: count };
         let group = match at {
             Location::Group { group, .. } => Some(GroupId(group)),
             Location::Groupless { .. } => None,
@@ -911,14 +831,7 @@ impl<D: Directory> Engine<D> {
         let Some(k) = self.rules.incident_kind_index(kind) else {
             return Err(Refusal::UnknownIncidentKind {
                 kind: kind.to_string(),
-                known: self
-                    .rules
-                    .policy
-                    .incident_kinds
-                    .iter()
-                    .map(|k| k.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: self.rules.policy.incident_kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
             });
         };
         self.report_incident(citizen, k, incident_day)
@@ -926,12 +839,7 @@ impl<D: Directory> Engine<D> {
 
     /// A group-mate answers the notice about an incident: expel the offender, or keep them.
     /// Points move when the deadline passes (at the close of the day after the incident).
-    pub fn answer_notice(
-        &mut self,
-        citizen: CitizenId,
-        incident: IncidentId,
-        answer: Answer,
-    ) -> Result<(), Refusal> {
+    pub fn answer_notice(&mut self, citizen: CitizenId, incident: IncidentId, answer: Answer) -> Result<(), Refusal> {
         self.locate(citizen)?;
         let Some(record) = self.incidents.get(&incident) else {
             return Err(Refusal::UnknownIncident { incident });
@@ -942,14 +850,10 @@ impl<D: Directory> Engine<D> {
         let g = &mut self.groups[group.index()];
         let Some(batch) = g.open.iter_mut().find(|b| b.incident == incident) else {
             return Err(match record.outcome {
-                Some(_) => Refusal::DeadlinePassed {
-                    incident,
-                    deadline: incident.day + 1,
-                },
-                None if self.today.reported.contains(&incident) => Refusal::NoticeNotDelivered {
-                    incident,
-                    day: self.day,
-                },
+                Some(_) => Refusal::DeadlinePassed { incident, deadline: incident.day + 1 },
+                None if self.today.reported.contains(&incident) => {
+                    Refusal::NoticeNotDelivered { incident, day: self.day }
+                }
                 None => Refusal::NotARecipient { incident, citizen },
             });
         };
@@ -959,10 +863,7 @@ impl<D: Directory> Engine<D> {
         if batch.answers[i] != AnswerSlot::None {
             return Err(Refusal::AlreadyAnswered { incident, citizen });
         }
-        debug_assert!(
-            batch.deadline >= self.day,
-            "open notices are tallied at their deadline"
-        );
+        debug_assert!(batch.deadline >= self.day, "open notices are tallied at their deadline");
         batch.answers[i] = answer.into();
         Ok(())
     }
@@ -976,21 +877,14 @@ impl<D: Directory> Engine<D> {
             return Err(Refusal::UnknownIncident { incident });
         };
         if incident.citizen != citizen {
-            return Err(Refusal::AppealNotByOffender {
-                incident,
-                offender: incident.citizen,
-            });
+            return Err(Refusal::AppealNotByOffender { incident, offender: incident.citizen });
         }
         if record.appeal != AppealStatus::NotAppealed {
             return Err(Refusal::AppealAlreadyFiled { incident });
         }
         let last_day = incident.day.saturating_add(window);
         if today > last_day {
-            return Err(Refusal::AppealWindowClosed {
-                incident,
-                last_day,
-                today,
-            });
+            return Err(Refusal::AppealWindowClosed { incident, last_day, today });
         }
         record.appeal = AppealStatus::Filed { day: today };
         self.today.appeals_filed += 1;
@@ -1012,17 +906,11 @@ impl<D: Directory> Engine<D> {
             }
         };
         if !granted {
-            record.appeal = AppealStatus::Rejected {
-                filed,
-                decided: today,
-            };
+            record.appeal = AppealStatus::Rejected { filed, decided: today };
             self.today.appeals_rejected += 1;
             return Ok(0);
         }
-        record.appeal = AppealStatus::Granted {
-            filed,
-            decided: today,
-        };
+        record.appeal = AppealStatus::Granted { filed, decided: today };
         let restore = -record.penalty_applied;
         self.today.appeals_granted += 1;
         Ok(self.change_score(incident.citizen, restore, Cause::AppealGranted { incident }))
@@ -1038,9 +926,7 @@ impl<D: Directory> Engine<D> {
 
     /// Applies a score change to a citizen wherever they are; returns the applied delta.
     fn change_score(&mut self, citizen: CitizenId, requested: i32, cause: Cause) -> i32 {
-        let at = self
-            .locate(citizen)
-            .expect("score changes target existing citizens");
+        let at = self.locate(citizen).expect("score changes target existing citizens");
         let range = (self.rules.policy.score_max - self.rules.policy.score_min) as i64;
         let m = self.member_at_mut(at);
         let old = m.score_offset;
@@ -1051,13 +937,7 @@ impl<D: Directory> Engine<D> {
             self.scores.shift(old, new);
         }
         let delta = new as i32 - old as i32;
-        self.ledger.record(LedgerEntry {
-            day: self.day,
-            citizen,
-            delta,
-            requested,
-            cause,
-        });
+        self.ledger.record(LedgerEntry { day: self.day, citizen, delta, requested, cause });
         delta
     }
 
@@ -1084,10 +964,7 @@ impl<D: Directory> Engine<D> {
     ///    the first with room.
     pub fn close_day(&mut self) -> DayReport {
         let d = self.day;
-        let mut report = DayReport {
-            day: d,
-            ..DayReport::default()
-        };
+        let mut report = DayReport { day: d, ..DayReport::default() };
         report.incidents_reported = self.today.reported.len() as u64;
 
         self.tally(d, &mut report);
@@ -1118,15 +995,10 @@ impl<D: Directory> Engine<D> {
                 continue;
             }
             let (due, open): (Vec<NoticeBatch>, Vec<NoticeBatch>) =
-                std::mem::take(&mut self.groups[g].open)
-                    .into_iter()
-                    .partition(|b| b.deadline <= d);
+                std::mem::take(&mut self.groups[g].open).into_iter().partition(|b| b.deadline <= d);
             self.groups[g].open = open;
             for batch in due {
-                let mut outcome = VoteOutcome {
-                    notified: batch.recipients.len() as u32,
-                    ..VoteOutcome::default()
-                };
+                let mut outcome = VoteOutcome { notified: batch.recipients.len() as u32, ..VoteOutcome::default() };
                 let mut expel_votes = 0u64;
                 for (&recipient, &slot) in batch.recipients.iter().zip(&batch.answers) {
                     let (answer, abstained) = match slot.answer() {
@@ -1156,16 +1028,10 @@ impl<D: Directory> Engine<D> {
                     self.change_score(
                         recipient,
                         requested,
-                        Cause::Vote {
-                            incident: batch.incident,
-                            answer,
-                            abstained,
-                        },
+                        Cause::Vote { incident: batch.incident, answer, abstained },
                     );
                 }
-                outcome.expelled = self
-                    .rules
-                    .quorum_reached(expel_votes, outcome.notified as u64);
+                outcome.expelled = self.rules.quorum_reached(expel_votes, outcome.notified as u64);
                 report.answers_expel += outcome.expel as u64;
                 report.answers_keep += outcome.keep as u64;
                 report.answers_none += outcome.unanswered as u64;
@@ -1181,6 +1047,7 @@ impl<D: Directory> Engine<D> {
         // Expulsions after every tally, so all of today's votes were cast by the same members.
         expulsions.sort();
         let eligible = d.saturating_add(self.rules.policy.sanction.regroup_after_days);
+        let mut leaving = Vec::new();
         for (incident, offender, g) in expulsions {
             if self.locations[offender.index()] != g {
                 // Already expelled by another incident today, or moved: the vote stands, nothing to do.
@@ -1191,13 +1058,37 @@ impl<D: Directory> Engine<D> {
                 }
                 continue;
             }
-            let slot = self.groups[g as usize]
-                .slot(offender)
-                .expect("offender is a member");
-            self.take_member(g, slot, eligible);
+            let slot = self.groups[g as usize].slot(offender).expect("offender is a member");
+            let member = self.groups[g as usize].members.remove(slot);
+            self.locations[offender.index()] = GROUPLESS;
+            self.directory.left(offender, GroupId(g));
+            leaving.push(GrouplessMember { member, eligible_day: eligible });
             self.groups[g as usize].history.expulsions += 1;
             report.expelled.push((incident, offender));
         }
+        self.merge_into_groupless(leaving);
+    }
+
+    /// Merges new groupless entries into the sorted groupless list in one pass.
+    fn merge_into_groupless(&mut self, mut entries: Vec<GrouplessMember>) {
+        if entries.is_empty() {
+            return;
+        }
+        entries.sort_by_key(|e| e.member.citizen);
+        let old = std::mem::take(&mut self.groupless);
+        let mut merged = Vec::with_capacity(old.len() + entries.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), entries.into_iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            debug_assert_ne!(x.member.citizen, y.member.citizen);
+            if x.member.citizen < y.member.citizen {
+                merged.push(a.next().expect("peeked"));
+            } else {
+                merged.push(b.next().expect("peeked"));
+            }
+        }
+        merged.extend(a);
+        merged.extend(b);
+        self.groupless = merged;
     }
 
     fn deliver(&mut self, d: Day, report: &mut DayReport) {
@@ -1208,21 +1099,11 @@ impl<D: Directory> Engine<D> {
                 continue;
             };
             let g = &mut self.groups[group.index()];
-            let recipients: Vec<CitizenId> = g
-                .members
-                .iter()
-                .map(|m| m.citizen)
-                .filter(|&c| c != incident.citizen)
-                .collect();
+            let recipients: Vec<CitizenId> =
+                g.members.iter().map(|m| m.citizen).filter(|&c| c != incident.citizen).collect();
             report.notices_delivered += recipients.len() as u64;
             let answers = vec![AnswerSlot::None; recipients.len()];
-            g.open.push(NoticeBatch {
-                incident,
-                offender: incident.citizen,
-                deadline: d + 1,
-                recipients,
-                answers,
-            });
+            g.open.push(NoticeBatch { incident, offender: incident.citizen, deadline: d + 1, recipients, answers });
         }
     }
 
@@ -1236,22 +1117,11 @@ impl<D: Directory> Engine<D> {
             report.pools_by_tier[tier as usize] += 1;
         }
         for order in orders {
-            let pool_units = order
-                .group
-                .map(|g| self.pool_units(g, order.product))
-                .unwrap_or(0);
-            let (group_bp, pool_tier) = if order.group.is_some() {
-                self.rules.group_discount(pool_units)
-            } else {
-                (0, 0)
-            };
+            let pool_units = order.group.map(|g| self.pool_units(g, order.product)).unwrap_or(0);
+            let (group_bp, pool_tier) =
+                if order.group.is_some() { self.rules.group_discount(pool_units) } else { (0, 0) };
             let list_price = self.products[order.product.index()].list_price;
-            let price = pricing::unit_price(
-                list_price,
-                group_bp,
-                order.credit_discount_bp,
-                self.rules.max_discount_bp,
-            );
+            let price = pricing::unit_price(list_price, group_bp, order.credit_discount_bp, self.rules.max_discount_bp);
             let units = order.units as i64;
             report.orders += 1;
             report.units += order.units as u64;
@@ -1298,21 +1168,12 @@ impl<D: Directory> Engine<D> {
             let start = d - window;
             let completing: Vec<PromotionId> = self
                 .promotions
-                .range(
-                    PromotionId {
-                        day: start,
-                        kol: KolId(0),
-                        product: ProductId(0),
-                    }..,
-                )
+                .range(PromotionId { day: start, kol: KolId(0), product: ProductId(0) }..)
                 .take_while(|p| p.day == start)
                 .copied()
                 .collect();
             for p in completing {
-                let clean = !self.products[p.product.index()]
-                    .scandals
-                    .iter()
-                    .any(|&s| s >= p.day && s <= d);
+                let clean = !self.products[p.product.index()].scandals.iter().any(|&s| s >= p.day && s <= d);
                 if clean {
                     let c = &mut self.kols[p.kol.index()].credibility;
                     *c += kol.success_gain * (1.0 - *c);
@@ -1322,11 +1183,8 @@ impl<D: Directory> Engine<D> {
         }
         // Promotions older than the window can no longer be hit nor complete.
         let keep_from = d.saturating_sub(window);
-        self.promotions = self.promotions.split_off(&PromotionId {
-            day: keep_from,
-            kol: KolId(0),
-            product: ProductId(0),
-        });
+        self.promotions =
+            self.promotions.split_off(&PromotionId { day: keep_from, kol: KolId(0), product: ProductId(0) });
     }
 
     fn recompute_tiers(&mut self) {
@@ -1341,37 +1199,23 @@ impl<D: Directory> Engine<D> {
         for g in &mut self.groups {
             g.members.iter_mut().for_each(update);
         }
-        self.groupless
-            .iter_mut()
-            .for_each(|e| update(&mut e.member));
+        self.groupless.iter_mut().for_each(|e| update(&mut e.member));
     }
 
     fn regroup(&mut self, d: Day, report: &mut DayReport) {
         if self.groups.is_empty() {
-            report.unplaced = self
-                .groupless
-                .iter()
-                .filter(|e| e.eligible_day <= d)
-                .count() as u64;
+            report.unplaced = self.groupless.iter().filter(|e| e.eligible_day <= d).count() as u64;
             return;
         }
-        let (min_size, max_size) = (
-            self.rules.policy.groups.min_size,
-            self.rules.policy.groups.max_size,
-        );
-        let eligible: Vec<CitizenId> = self
-            .groupless
-            .iter()
-            .filter(|e| e.eligible_day <= d)
-            .map(|e| e.member.citizen)
-            .collect();
+        let (min_size, max_size) = (self.rules.policy.groups.min_size, self.rules.policy.groups.max_size);
+        let eligible: Vec<CitizenId> =
+            self.groupless.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
         let mut candidates = Vec::new();
         let group_count = self.groups.len() as u32;
         for citizen in eligible {
             let mut chosen = None;
             for attempt in 0..PLACEMENT_ATTEMPTS_MAX {
-                self.directory
-                    .placement_candidates(citizen, attempt, group_count, &mut candidates);
+                self.directory.placement_candidates(citizen, attempt, group_count, &mut candidates);
                 if candidates.is_empty() {
                     break;
                 }
@@ -1379,11 +1223,7 @@ impl<D: Directory> Engine<D> {
                 chosen = candidates
                     .iter()
                     .find(|g| sizes(g).is_some_and(|s| s < min_size))
-                    .or_else(|| {
-                        candidates
-                            .iter()
-                            .find(|g| sizes(g).is_some_and(|s| s < max_size))
-                    })
+                    .or_else(|| candidates.iter().find(|g| sizes(g).is_some_and(|s| s < max_size)))
                     .copied();
                 if chosen.is_some() {
                     break;
@@ -1391,17 +1231,17 @@ impl<D: Directory> Engine<D> {
             }
             match chosen {
                 Some(group) => {
-                    let index = self
-                        .groupless
-                        .binary_search_by_key(&citizen, |e| e.member.citizen)
-                        .expect("groupless");
-                    let entry = self.groupless.remove(index);
-                    self.insert_member(group, entry.member);
+                    let index = self.groupless.binary_search_by_key(&citizen, |e| e.member.citizen).expect("groupless");
+                    // Inserting sets the location; the groupless entries go in one pass below.
+                    let member = self.groupless[index].member;
+                    self.insert_member(group, member);
                     report.regrouped += 1;
                 }
                 None => report.unplaced += 1,
             }
         }
+        let locations = &self.locations;
+        self.groupless.retain(|e| locations[e.member.citizen.index()] == GROUPLESS);
     }
 
     fn prune(&mut self, d: Day) {
@@ -1413,9 +1253,7 @@ impl<D: Directory> Engine<D> {
         let window = self.rules.policy.appeals.window_days;
         self.incidents.retain(|id, incident| {
             let appeal_open = matches!(incident.appeal, AppealStatus::Filed { .. });
-            id.day + window + 1 >= d
-                || appeal_open
-                || (incident.outcome.is_none() && incident.group.is_some())
+            id.day + window + 1 >= d || appeal_open || (incident.outcome.is_none() && incident.group.is_some())
         });
     }
 

@@ -92,11 +92,7 @@ impl IncidentId {
     }
 
     pub const fn from_u64(packed: u64) -> IncidentId {
-        IncidentId {
-            day: (packed >> 40) as Day,
-            citizen: CitizenId((packed >> 8) as u32),
-            seq: packed as u8,
-        }
+        IncidentId { day: (packed >> 40) as Day, citizen: CitizenId((packed >> 8) as u32), seq: packed as u8 }
     }
 }
 
@@ -115,18 +111,13 @@ impl fmt::Display for OrderId {
 impl std::str::FromStr for IncidentId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s
-            .strip_prefix('i')
-            .ok_or_else(|| format!("incident ids look like i12-345-0, got {s:?}"))?;
+        let rest = s.strip_prefix('i').ok_or_else(|| format!("incident ids look like i12-345-0, got {s:?}"))?;
         let mut parts = rest.split('-');
         let mut next = |what: &str| {
             parts
                 .next()
                 .ok_or_else(|| format!("incident id {s:?} lacks its {what}"))
-                .and_then(|p| {
-                    p.parse::<u64>()
-                        .map_err(|_| format!("incident id {s:?}: bad {what}"))
-                })
+                .and_then(|p| p.parse::<u64>().map_err(|_| format!("incident id {s:?}: bad {what}")))
         };
         let day = next("day")?;
         let citizen = next("citizen")?;
@@ -137,11 +128,7 @@ impl std::str::FromStr for IncidentId {
         if parts.next().is_some() {
             return Err(format!("incident id {s:?} has extra parts"));
         }
-        Ok(IncidentId {
-            day: day as Day,
-            citizen: CitizenId(citizen as u32),
-            seq: seq as u8,
-        })
+        Ok(IncidentId { day: day as Day, citizen: CitizenId(citizen as u32), seq: seq as u8 })
     }
 }
 
@@ -151,17 +138,9 @@ mod tests {
 
     #[test]
     fn incident_ids_round_trip_through_u64_and_text() {
-        let id = IncidentId {
-            day: DAY_MAX,
-            citizen: CitizenId(u32::MAX),
-            seq: 255,
-        };
+        let id = IncidentId { day: DAY_MAX, citizen: CitizenId(u32::MAX), seq: 255 };
         assert_eq!(IncidentId::from_u64(id.to_u64()), id);
-        let id = IncidentId {
-            day: 12,
-            citizen: CitizenId(345),
-            seq: 0,
-        };
+        let id = IncidentId { day: 12, citizen: CitizenId(345), seq: 0 };
         assert_eq!(id.to_string(), "i12-345-0");
         assert_eq!("i12-345-0".parse::<IncidentId>(), Ok(id));
         assert!("12-345-0".parse::<IncidentId>().is_err());
@@ -172,16 +151,8 @@ mod tests {
 
     #[test]
     fn incident_ids_sort_by_day_then_citizen() {
-        let a = IncidentId {
-            day: 1,
-            citizen: CitizenId(9),
-            seq: 3,
-        };
-        let b = IncidentId {
-            day: 2,
-            citizen: CitizenId(0),
-            seq: 0,
-        };
+        let a = IncidentId { day: 1, citizen: CitizenId(9), seq: 3 };
+        let b = IncidentId { day: 2, citizen: CitizenId(0), seq: 0 };
         assert!(a < b);
         assert!(a.to_u64() < b.to_u64());
     }

@@ -32,11 +32,7 @@ pub enum Cause {
     Incident { incident: IncidentId },
     /// The citizen answered (or, when `abstained`, was counted as answering) the notice
     /// about this incident.
-    Vote {
-        incident: IncidentId,
-        answer: Answer,
-        abstained: bool,
-    },
+    Vote { incident: IncidentId, answer: Answer, abstained: bool },
     /// An appeal of this incident was granted: its penalty is given back.
     AppealGranted { incident: IncidentId },
 }
@@ -46,35 +42,17 @@ impl Cause {
     pub fn kind(&self) -> &'static str {
         match self {
             Cause::Incident { .. } => "incident",
-            Cause::Vote {
-                answer: Answer::Expel,
-                abstained: false,
-                ..
-            } => "vote_expel",
-            Cause::Vote {
-                answer: Answer::Keep,
-                abstained: false,
-                ..
-            } => "vote_keep",
-            Cause::Vote {
-                answer: Answer::Expel,
-                abstained: true,
-                ..
-            } => "abstain_counted_expel",
-            Cause::Vote {
-                answer: Answer::Keep,
-                abstained: true,
-                ..
-            } => "abstain_counted_keep",
+            Cause::Vote { answer: Answer::Expel, abstained: false, .. } => "vote_expel",
+            Cause::Vote { answer: Answer::Keep, abstained: false, .. } => "vote_keep",
+            Cause::Vote { answer: Answer::Expel, abstained: true, .. } => "abstain_counted_expel",
+            Cause::Vote { answer: Answer::Keep, abstained: true, .. } => "abstain_counted_keep",
             Cause::AppealGranted { .. } => "appeal_granted",
         }
     }
 
     pub fn incident(&self) -> IncidentId {
         match *self {
-            Cause::Incident { incident }
-            | Cause::Vote { incident, .. }
-            | Cause::AppealGranted { incident } => incident,
+            Cause::Incident { incident } | Cause::Vote { incident, .. } | Cause::AppealGranted { incident } => incident,
         }
     }
 }
@@ -124,12 +102,7 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(mode: LedgerMode) -> Ledger {
-        Ledger {
-            mode,
-            entries: Vec::new(),
-            by_citizen: Vec::new(),
-            totals: LedgerTotals::default(),
-        }
+        Ledger { mode, entries: Vec::new(), by_citizen: Vec::new(), totals: LedgerTotals::default() }
     }
 
     pub fn mode(&self) -> LedgerMode {
@@ -145,8 +118,7 @@ impl Ledger {
             Cause::AppealGranted { .. } => self.totals.appeal_sum += entry.delta as i64,
         }
         if self.mode == LedgerMode::Full {
-            let position = u32::try_from(self.entries.len())
-                .expect("ledger holds at most 2^32 entries in Full mode");
+            let position = u32::try_from(self.entries.len()).expect("ledger holds at most 2^32 entries in Full mode");
             let c = entry.citizen.index();
             if self.by_citizen.len() <= c {
                 self.by_citizen.resize_with(c + 1, Vec::new);

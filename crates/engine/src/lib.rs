@@ -50,18 +50,14 @@ pub mod stats;
 
 pub use command::{Command, Outcome};
 pub use directory::{Directory, StoredDirectory};
-pub use engine::{
-    CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, OrderReceipt, Quote,
-};
-pub use ids::{
-    BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId,
-};
+pub use engine::{CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, OrderReceipt, Quote};
+pub use ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
 pub use ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 pub use policy::{AbstainAs, Policy, PolicyError, Restriction, Restrictions, Rules, Tier};
 pub use pricing::{Fen, PriceBreakdown, format_yuan, unit_price};
 pub use refusal::Refusal;
 pub use state::{
-    AnswerSlot, AppealStatus, Group, GroupHistory, GrouplessMember, Incident, Kol, Member,
-    NoticeBatch, NoticeView, Order, Product, ProductSpec, SettledOrder, VoteOutcome,
+    AnswerSlot, AppealStatus, Group, GroupHistory, GrouplessMember, Incident, Kol, Member, NoticeBatch, NoticeView,
+    Order, Product, ProductSpec, SettledOrder, VoteOutcome,
 };
 pub use stats::ScoreHistogram;

@@ -20,10 +20,7 @@ pub struct PolicyError {
 }
 
 fn err(key: impl Into<String>, message: impl Into<String>) -> PolicyError {
-    PolicyError {
-        key: key.into(),
-        message: message.into(),
-    }
+    PolicyError { key: key.into(), message: message.into() }
 }
 
 /// How an unanswered notice counts when the deadline passes.
@@ -74,10 +71,7 @@ impl Restrictions {
     }
 
     pub fn list(self) -> Vec<Restriction> {
-        Restriction::ALL
-            .into_iter()
-            .filter(|r| self.contains(*r))
-            .collect()
+        Restriction::ALL.into_iter().filter(|r| self.contains(*r)).collect()
     }
 }
 
@@ -94,10 +88,7 @@ pub struct GroupPolicy {
 impl Default for GroupPolicy {
     fn default() -> Self {
         // The article: "groupe d'intérêt de 200 ou 300 personnes".
-        GroupPolicy {
-            min_size: 200,
-            max_size: 300,
-        }
+        GroupPolicy { min_size: 200, max_size: 300 }
     }
 }
 
@@ -181,12 +172,7 @@ pub struct KolPolicy {
 
 impl Default for KolPolicy {
     fn default() -> Self {
-        KolPolicy {
-            initial_credibility: 0.5,
-            scandal_window_days: 30,
-            scandal_factor: 0.5,
-            success_gain: 0.02,
-        }
+        KolPolicy { initial_credibility: 0.5, scandal_window_days: 30, scandal_factor: 0.5, success_gain: 0.02 }
     }
 }
 
@@ -216,10 +202,7 @@ pub struct OrderPolicy {
 
 impl Default for OrderPolicy {
     fn default() -> Self {
-        OrderPolicy {
-            max_units_per_order: 20,
-            max_orders_per_day: 50,
-        }
+        OrderPolicy { max_units_per_order: 20, max_orders_per_day: 50 }
     }
 }
 
@@ -256,18 +239,9 @@ impl Default for Policy {
             groups: GroupPolicy::default(),
             sanction: SanctionPolicy::default(),
             group_discounts: vec![
-                GroupDiscount {
-                    min_units: 10,
-                    discount: 0.20,
-                },
-                GroupDiscount {
-                    min_units: 25,
-                    discount: 0.25,
-                },
-                GroupDiscount {
-                    min_units: 50,
-                    discount: 0.30,
-                },
+                GroupDiscount { min_units: 10, discount: 0.20 },
+                GroupDiscount { min_units: 25, discount: 0.25 },
+                GroupDiscount { min_units: 50, discount: 0.30 },
             ],
             tiers: default_tiers(),
             max_discount: 0.40,
@@ -279,18 +253,8 @@ impl Default for Policy {
     }
 }
 
-fn tier(
-    name: &str,
-    min_score: Option<i32>,
-    favourite_discount: f64,
-    restrictions: &[Restriction],
-) -> TierSpec {
-    TierSpec {
-        name: name.into(),
-        min_score,
-        favourite_discount,
-        restrictions: restrictions.to_vec(),
-    }
+fn tier(name: &str, min_score: Option<i32>, favourite_discount: f64, restrictions: &[Restriction]) -> TierSpec {
+    TierSpec { name: name.into(), min_score, favourite_discount, restrictions: restrictions.to_vec() }
 }
 
 /// MODEL.md's table: AAA ≥1050 (+10 %), AA ≥1030 (+5 %), A ≥960, B ≥850, C ≥600, D <600 (no travel).
@@ -306,40 +270,20 @@ pub fn default_tiers() -> Vec<TierSpec> {
 }
 
 fn kind(name: &str, penalty: u32, description: &str) -> IncidentKind {
-    IncidentKind {
-        name: name.into(),
-        penalty,
-        description: description.into(),
-    }
+    IncidentKind { name: name.into(), penalty, description: description.into() }
 }
 
 /// Our defaults, inside the range of Rongcheng's published table
 /// (−5 for a traffic ticket up to −100 for destroying public equipment).
 pub fn default_incident_kinds() -> Vec<IncidentKind> {
     vec![
-        kind(
-            "traffic_violation",
-            5,
-            "running a red light, jaywalking (Rongcheng: -5)",
-        ),
-        kind(
-            "public_drunkenness",
-            10,
-            "the article's example: leaving a club drunk at night",
-        ),
+        kind("traffic_violation", 5, "running a red light, jaywalking (Rongcheng: -5)"),
+        kind("public_drunkenness", 10, "the article's example: leaving a club drunk at night"),
         kind("fare_evasion", 10, "riding without a ticket"),
         kind("littering", 5, "dropping litter in public"),
         kind("online_rumour", 20, "spreading rumours online"),
-        kind(
-            "unpaid_judgement",
-            50,
-            "ignoring a court judgement (court blacklist)",
-        ),
-        kind(
-            "destroying_public_equipment",
-            100,
-            "Rongcheng's harshest listed penalty",
-        ),
+        kind("unpaid_judgement", 50, "ignoring a court judgement (court blacklist)"),
+        kind("destroying_public_equipment", 100, "Rongcheng's harshest listed penalty"),
     ]
 }
 
@@ -372,17 +316,11 @@ pub struct Rules {
 /// basis points (0.2 is fine; 0.12345 is not) so that prices are exact.
 fn fraction_to_bp(key: &str, value: f64) -> Result<BasisPoints, PolicyError> {
     if !value.is_finite() || !(0.0..=1.0).contains(&value) {
-        return Err(err(
-            key,
-            format!("{value} is not a fraction between 0 and 1 (e.g. 0.2 for 20 %)"),
-        ));
+        return Err(err(key, format!("{value} is not a fraction between 0 and 1 (e.g. 0.2 for 20 %)")));
     }
     let bp = (value * 10_000.0).round();
     if (bp - value * 10_000.0).abs() > 1e-6 {
-        return Err(err(
-            key,
-            format!("{value} is finer than a basis point (0.0001); round it"),
-        ));
+        return Err(err(key, format!("{value} is finer than a basis point (0.0001); round it")));
     }
     Ok(bp as BasisPoints)
 }
@@ -400,27 +338,19 @@ impl Policy {
         if p.score_min >= p.score_max {
             return Err(err(
                 "policy.score_max",
-                format!(
-                    "{} must be larger than score_min ({})",
-                    p.score_max, p.score_min
-                ),
+                format!("{} must be larger than score_min ({})", p.score_max, p.score_min),
             ));
         }
         if (p.score_max as i64 - p.score_min as i64) > SCORE_RANGE_MAX {
             return Err(err(
                 "policy.score_max",
-                format!(
-                    "score_max − score_min must be at most {SCORE_RANGE_MAX} (scores are stored in 16 bits)"
-                ),
+                format!("score_max − score_min must be at most {SCORE_RANGE_MAX} (scores are stored in 16 bits)"),
             ));
         }
         if !(p.score_min..=p.score_max).contains(&p.initial_score) {
             return Err(err(
                 "policy.initial_score",
-                format!(
-                    "{} is outside [score_min, score_max] = [{}, {}]",
-                    p.initial_score, p.score_min, p.score_max
-                ),
+                format!("{} is outside [score_min, score_max] = [{}, {}]", p.initial_score, p.score_min, p.score_max),
             ));
         }
         if p.groups.min_size == 0 {
@@ -436,45 +366,27 @@ impl Policy {
             ));
         }
         if p.groups.max_size > GROUP_SIZE_MAX {
-            return Err(err(
-                "policy.groups.max_size",
-                format!("must be at most {GROUP_SIZE_MAX}"),
-            ));
+            return Err(err("policy.groups.max_size", format!("must be at most {GROUP_SIZE_MAX}")));
         }
         let q = p.sanction.expel_quorum;
         if !q.is_finite() || !(0.0..=1.0).contains(&q) {
-            return Err(err(
-                "policy.sanction.expel_quorum",
-                format!("{q} is outside [0, 1]"),
-            ));
+            return Err(err("policy.sanction.expel_quorum", format!("{q} is outside [0, 1]")));
         }
         let quorum_bp = fraction_to_bp("policy.sanction.expel_quorum", q)?;
         let range = (p.score_max - p.score_min) as u32;
         if p.sanction.expel_reward > range {
-            return Err(err(
-                "policy.sanction.expel_reward",
-                "is larger than the whole score range",
-            ));
+            return Err(err("policy.sanction.expel_reward", "is larger than the whole score range"));
         }
         if p.sanction.keep_penalty > range {
-            return Err(err(
-                "policy.sanction.keep_penalty",
-                "is larger than the whole score range",
-            ));
+            return Err(err("policy.sanction.keep_penalty", "is larger than the whole score range"));
         }
         if p.sanction.regroup_after_days > 36_500 {
-            return Err(err(
-                "policy.sanction.regroup_after_days",
-                "must be at most 36500 (100 years)",
-            ));
+            return Err(err("policy.sanction.regroup_after_days", "must be at most 36500 (100 years)"));
         }
 
         let max_discount_bp = fraction_to_bp("policy.max_discount", p.max_discount)?;
         if max_discount_bp >= 10_000 {
-            return Err(err(
-                "policy.max_discount",
-                "must be below 1 (a unit cannot be free)",
-            ));
+            return Err(err("policy.max_discount", "must be below 1 (a unit cannot be free)"));
         }
 
         let mut group_discounts_bp = Vec::with_capacity(p.group_discounts.len());
@@ -520,36 +432,20 @@ impl Policy {
         for (i, t) in p.tiers.iter().enumerate() {
             let key = format!("policy.tiers[{i}]");
             if t.name.trim().is_empty() || t.name.len() > 32 {
-                return Err(err(
-                    format!("{key}.name"),
-                    "needs a name of 1 to 32 characters",
-                ));
+                return Err(err(format!("{key}.name"), "needs a name of 1 to 32 characters"));
             }
-            if !t
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '-')
-            {
-                return Err(err(
-                    format!("{key}.name"),
-                    format!("{:?}: use letters, digits, _ + -", t.name),
-                ));
+            if !t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '-') {
+                return Err(err(format!("{key}.name"), format!("{:?}: use letters, digits, _ + -", t.name)));
             }
             if tiers.iter().any(|o| o.name == t.name) {
-                return Err(err(
-                    format!("{key}.name"),
-                    format!("tier name {:?} is used twice", t.name),
-                ));
+                return Err(err(format!("{key}.name"), format!("tier name {:?} is used twice", t.name)));
             }
             let last = i + 1 == p.tiers.len();
             let min_score = match t.min_score {
                 Some(s) => s,
                 None if last => p.score_min,
                 None => {
-                    return Err(err(
-                        format!("{key}.min_score"),
-                        "is required on every tier but the last",
-                    ));
+                    return Err(err(format!("{key}.min_score"), "is required on every tier but the last"));
                 }
             };
             if let Some(prev) = tiers.last()
@@ -566,28 +462,18 @@ impl Policy {
             if last && min_score > p.score_min {
                 return Err(err(
                     format!("{key}.min_score"),
-                    format!(
-                        "the lowest tier must cover score_min ({}); got {min_score}",
-                        p.score_min
-                    ),
+                    format!("the lowest tier must cover score_min ({}); got {min_score}", p.score_min),
                 ));
             }
             if !last && (min_score <= p.score_min || min_score > p.score_max) {
                 return Err(err(
                     format!("{key}.min_score"),
-                    format!(
-                        "{min_score} must lie in (score_min, score_max] = ({}, {}]",
-                        p.score_min, p.score_max
-                    ),
+                    format!("{min_score} must lie in (score_min, score_max] = ({}, {}]", p.score_min, p.score_max),
                 ));
             }
-            let favourite_discount_bp =
-                fraction_to_bp(&format!("{key}.favourite_discount"), t.favourite_discount)?;
+            let favourite_discount_bp = fraction_to_bp(&format!("{key}.favourite_discount"), t.favourite_discount)?;
             if favourite_discount_bp > max_discount_bp {
-                return Err(err(
-                    format!("{key}.favourite_discount"),
-                    "is above max_discount",
-                ));
+                return Err(err(format!("{key}.favourite_discount"), "is above max_discount"));
             }
             let mut bits = 0u8;
             for r in &t.restrictions {
@@ -602,98 +488,57 @@ impl Policy {
         }
 
         if p.incident_kinds.is_empty() {
-            return Err(err(
-                "policy.incident_kinds",
-                "needs at least one kind of incident",
-            ));
+            return Err(err("policy.incident_kinds", "needs at least one kind of incident"));
         }
         if p.incident_kinds.len() > INCIDENT_KINDS_MAX {
-            return Err(err(
-                "policy.incident_kinds",
-                format!("at most {INCIDENT_KINDS_MAX} kinds"),
-            ));
+            return Err(err("policy.incident_kinds", format!("at most {INCIDENT_KINDS_MAX} kinds")));
         }
         for (i, k) in p.incident_kinds.iter().enumerate() {
             let key = format!("policy.incident_kinds[{i}]");
             if k.name.trim().is_empty() || k.name.len() > 64 {
-                return Err(err(
-                    format!("{key}.name"),
-                    "needs a name of 1 to 64 characters",
-                ));
+                return Err(err(format!("{key}.name"), "needs a name of 1 to 64 characters"));
             }
             if p.incident_kinds[..i].iter().any(|o| o.name == k.name) {
-                return Err(err(
-                    format!("{key}.name"),
-                    format!("{:?} is used twice", k.name),
-                ));
+                return Err(err(format!("{key}.name"), format!("{:?} is used twice", k.name)));
             }
             if k.penalty > range {
-                return Err(err(
-                    format!("{key}.penalty"),
-                    "is larger than the whole score range",
-                ));
+                return Err(err(format!("{key}.penalty"), "is larger than the whole score range"));
             }
         }
 
         let c = p.kol.initial_credibility;
         if !c.is_finite() || !(0.0..=1.0).contains(&c) {
-            return Err(err(
-                "policy.kol.initial_credibility",
-                format!("{c} is outside [0, 1]"),
-            ));
+            return Err(err("policy.kol.initial_credibility", format!("{c} is outside [0, 1]")));
         }
         let f = p.kol.scandal_factor;
         if !f.is_finite() || !(0.0..=1.0).contains(&f) {
-            return Err(err(
-                "policy.kol.scandal_factor",
-                format!("{f} is outside [0, 1]"),
-            ));
+            return Err(err("policy.kol.scandal_factor", format!("{f} is outside [0, 1]")));
         }
         let g = p.kol.success_gain;
         if !g.is_finite() || !(0.0..=1.0).contains(&g) {
-            return Err(err(
-                "policy.kol.success_gain",
-                format!("{g} is outside [0, 1]"),
-            ));
+            return Err(err("policy.kol.success_gain", format!("{g} is outside [0, 1]")));
         }
         if p.kol.scandal_window_days == 0 || p.kol.scandal_window_days > 3650 {
-            return Err(err(
-                "policy.kol.scandal_window_days",
-                "must be between 1 and 3650",
-            ));
+            return Err(err("policy.kol.scandal_window_days", "must be between 1 and 3650"));
         }
         if p.appeals.window_days > 3650 {
             return Err(err("policy.appeals.window_days", "must be at most 3650"));
         }
         if p.orders.max_units_per_order == 0 || p.orders.max_units_per_order > 10_000 {
-            return Err(err(
-                "policy.orders.max_units_per_order",
-                "must be between 1 and 10000",
-            ));
+            return Err(err("policy.orders.max_units_per_order", "must be between 1 and 10000"));
         }
         if p.orders.max_orders_per_day == 0 || p.orders.max_orders_per_day > u16::MAX as u32 {
-            return Err(err(
-                "policy.orders.max_orders_per_day",
-                "must be between 1 and 65535",
-            ));
+            return Err(err("policy.orders.max_orders_per_day", "must be between 1 and 65535"));
         }
 
-        Ok(Rules {
-            policy: p.clone(),
-            tiers,
-            group_discounts_bp,
-            max_discount_bp,
-            quorum_bp,
-        })
+        Ok(Rules { policy: p.clone(), tiers, group_discounts_bp, max_discount_bp, quorum_bp })
     }
 }
 
 impl Rules {
     /// The default policy, resolved.
     pub fn default_rules() -> Rules {
-        Policy::default()
-            .validate()
-            .expect("the default policy is valid")
+        Policy::default().validate().expect("the default policy is valid")
     }
 
     /// Index of the tier for a score (0 is the highest tier).
@@ -732,11 +577,7 @@ impl Rules {
     }
 
     pub fn incident_kind_index(&self, name: &str) -> Option<u8> {
-        self.policy
-            .incident_kinds
-            .iter()
-            .position(|k| k.name == name)
-            .map(|i| i as u8)
+        self.policy.incident_kinds.iter().position(|k| k.name == name).map(|i| i as u8)
     }
 
     /// Whether `expel` answers out of `notified` reach the quorum (exact integer test).
@@ -772,18 +613,8 @@ mod tests {
         assert_eq!(rules.policy.sanction.keep_penalty, 3);
         assert_eq!(rules.policy.groups.min_size, 200);
         assert_eq!(rules.policy.groups.max_size, 300);
-        assert_eq!(
-            rules.group_discounts_bp,
-            vec![(10, 2000), (25, 2500), (50, 3000)]
-        );
-        assert_eq!(
-            rules
-                .tiers
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>(),
-            ["AAA", "AA", "A", "B", "C", "D"]
-        );
+        assert_eq!(rules.group_discounts_bp, vec![(10, 2000), (25, 2500), (50, 3000)]);
+        assert_eq!(rules.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["AAA", "AA", "A", "B", "C", "D"]);
         assert_eq!(rules.tiers[5].min_score, 0);
         assert!(rules.tiers[5].restrictions.contains(Restriction::Travel));
     }
@@ -834,18 +665,9 @@ mod tests {
 
     #[test]
     fn quorum_outside_unit_interval_is_refused() {
-        assert_eq!(
-            invalid(|p| p.sanction.expel_quorum = 1.5).key,
-            "policy.sanction.expel_quorum"
-        );
-        assert_eq!(
-            invalid(|p| p.sanction.expel_quorum = -0.1).key,
-            "policy.sanction.expel_quorum"
-        );
-        assert_eq!(
-            invalid(|p| p.sanction.expel_quorum = f64::NAN).key,
-            "policy.sanction.expel_quorum"
-        );
+        assert_eq!(invalid(|p| p.sanction.expel_quorum = 1.5).key, "policy.sanction.expel_quorum");
+        assert_eq!(invalid(|p| p.sanction.expel_quorum = -0.1).key, "policy.sanction.expel_quorum");
+        assert_eq!(invalid(|p| p.sanction.expel_quorum = f64::NAN).key, "policy.sanction.expel_quorum");
     }
 
     #[test]
@@ -864,39 +686,18 @@ mod tests {
 
     #[test]
     fn bad_discounts_are_refused() {
-        assert_eq!(
-            invalid(|p| p.group_discounts[0].discount = -0.2).key,
-            "policy.group_discounts[0].discount"
-        );
-        assert_eq!(
-            invalid(|p| p.group_discounts[1].min_units = 5).key,
-            "policy.group_discounts[1].min_units"
-        );
-        assert_eq!(
-            invalid(|p| p.group_discounts[2].discount = 0.5).key,
-            "policy.group_discounts[2].discount"
-        );
-        assert_eq!(
-            invalid(|p| p.group_discounts[2].discount = 0.22).key,
-            "policy.group_discounts[2].discount"
-        );
+        assert_eq!(invalid(|p| p.group_discounts[0].discount = -0.2).key, "policy.group_discounts[0].discount");
+        assert_eq!(invalid(|p| p.group_discounts[1].min_units = 5).key, "policy.group_discounts[1].min_units");
+        assert_eq!(invalid(|p| p.group_discounts[2].discount = 0.5).key, "policy.group_discounts[2].discount");
+        assert_eq!(invalid(|p| p.group_discounts[2].discount = 0.22).key, "policy.group_discounts[2].discount");
         assert_eq!(invalid(|p| p.max_discount = 1.0).key, "policy.max_discount");
-        assert_eq!(
-            invalid(|p| p.max_discount = 0.123456).key,
-            "policy.max_discount"
-        );
-        assert_eq!(
-            invalid(|p| p.tiers[0].favourite_discount = 0.5).key,
-            "policy.tiers[0].favourite_discount"
-        );
+        assert_eq!(invalid(|p| p.max_discount = 0.123456).key, "policy.max_discount");
+        assert_eq!(invalid(|p| p.tiers[0].favourite_discount = 0.5).key, "policy.tiers[0].favourite_discount");
     }
 
     #[test]
     fn bad_scores_are_refused() {
-        assert_eq!(
-            invalid(|p| p.initial_score = 5000).key,
-            "policy.initial_score"
-        );
+        assert_eq!(invalid(|p| p.initial_score = 5000).key, "policy.initial_score");
         assert_eq!(invalid(|p| p.score_max = -1).key, "policy.score_max");
         assert_eq!(invalid(|p| p.score_max = 100_000).key, "policy.score_max");
     }

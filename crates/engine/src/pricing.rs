@@ -67,14 +67,8 @@ pub fn unit_price(
         capped,
         unit_price: unit,
     };
-    debug_assert!(
-        breakdown.credit_discount >= 0,
-        "the cap never exceeds the credit discount"
-    );
-    debug_assert_eq!(
-        breakdown.unit_price,
-        list_price - breakdown.group_discount - breakdown.credit_discount
-    );
+    debug_assert!(breakdown.credit_discount >= 0, "the cap never exceeds the credit discount");
+    debug_assert_eq!(breakdown.unit_price, list_price - breakdown.group_discount - breakdown.credit_discount);
     breakdown
 }
 
@@ -94,10 +88,7 @@ mod tests {
     fn list_price_without_discounts() {
         let b = unit_price(12_345, 0, 0, 4000);
         assert_eq!(b.unit_price, 12_345);
-        assert_eq!(
-            (b.group_discount, b.credit_discount, b.capped),
-            (0, 0, false)
-        );
+        assert_eq!((b.group_discount, b.credit_discount, b.capped), (0, 0, false));
     }
 
     #[test]

@@ -24,19 +24,12 @@ pub enum Refusal {
         "citizen {citizen} is banned from travel: tier {tier} (score {score}) carries the travel restriction; \
          a score of {score_needed} would lift it"
     )]
-    TravelBanned {
-        citizen: CitizenId,
-        tier: String,
-        score: i32,
-        score_needed: i32,
-    },
+    TravelBanned { citizen: CitizenId, tier: String, score: i32, score_needed: i32 },
     #[error("an order is for 1 to {max} units, not {units}")]
     InvalidUnits { units: u32, max: u32 },
     #[error("citizen {citizen} already placed {max} orders today, the daily limit")]
     TooManyOrders { citizen: CitizenId, max: u32 },
-    #[error(
-        "citizen {citizen} does not follow KOL {kol}: buying in place goes through a KOL one follows"
-    )]
+    #[error("citizen {citizen} does not follow KOL {kol}: buying in place goes through a KOL one follows")]
     NotFollowing { citizen: CitizenId, kol: KolId },
     #[error("KOL {kol} is not promoting product {product} today")]
     PromotionNotActive { kol: KolId, product: ProductId },
@@ -48,21 +41,11 @@ pub enum Refusal {
     #[error("citizen {citizen} already has {max} incidents reported today, the daily limit")]
     TooManyIncidents { citizen: CitizenId, max: u32 },
 
-    #[error(
-        "there is no notice about {incident} for citizen {citizen}: only the offender's group-mates receive it"
-    )]
-    NotARecipient {
-        incident: IncidentId,
-        citizen: CitizenId,
-    },
+    #[error("there is no notice about {incident} for citizen {citizen}: only the offender's group-mates receive it")]
+    NotARecipient { incident: IncidentId, citizen: CitizenId },
     #[error("citizen {citizen} already answered the notice about {incident}")]
-    AlreadyAnswered {
-        incident: IncidentId,
-        citizen: CitizenId,
-    },
-    #[error(
-        "the notice about {incident} closed at the end of day {deadline}; answers are no longer taken"
-    )]
+    AlreadyAnswered { incident: IncidentId, citizen: CitizenId },
+    #[error("the notice about {incident} closed at the end of day {deadline}; answers are no longer taken")]
     DeadlinePassed { incident: IncidentId, deadline: Day },
     #[error("the notices about {incident} go out when day {day} closes; nothing to answer yet")]
     NoticeNotDelivered { incident: IncidentId, day: Day },
@@ -75,18 +58,11 @@ pub enum Refusal {
     GroupFull { group: GroupId, max: u32 },
 
     #[error("only the citizen concerned ({offender}) may appeal incident {incident}")]
-    AppealNotByOffender {
-        incident: IncidentId,
-        offender: CitizenId,
-    },
+    AppealNotByOffender { incident: IncidentId, offender: CitizenId },
     #[error("incident {incident} has already been appealed")]
     AppealAlreadyFiled { incident: IncidentId },
     #[error("incident {incident} can be appealed until day {last_day}; today is day {today}")]
-    AppealWindowClosed {
-        incident: IncidentId,
-        last_day: Day,
-        today: Day,
-    },
+    AppealWindowClosed { incident: IncidentId, last_day: Day, today: Day },
     #[error("incident {incident} has no appeal to decide")]
     AppealNotFiled { incident: IncidentId },
     #[error("the appeal of incident {incident} was already decided")]

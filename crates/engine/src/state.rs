@@ -111,9 +111,7 @@ impl Group {
     }
 
     pub(crate) fn slot(&self, citizen: CitizenId) -> Option<usize> {
-        self.members
-            .binary_search_by_key(&citizen, |m| m.citizen)
-            .ok()
+        self.members.binary_search_by_key(&citizen, |m| m.citizen).ok()
     }
 }
 
@@ -234,10 +232,7 @@ pub(crate) mod map_as_pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &BTreeMap<K, V>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(map.iter())
     }
 

@@ -18,11 +18,7 @@ pub struct ScoreHistogram {
 impl ScoreHistogram {
     pub fn new(score_min: i32, score_max: i32) -> ScoreHistogram {
         assert!(score_max >= score_min);
-        ScoreHistogram {
-            score_min,
-            counts: vec![0; (score_max - score_min) as usize + 1],
-            total: 0,
-        }
+        ScoreHistogram { score_min, counts: vec![0; (score_max - score_min) as usize + 1], total: 0 }
     }
 
     pub fn add(&mut self, offset: u16) {
@@ -53,28 +49,16 @@ impl ScoreHistogram {
         let lo = (low - self.score_min).max(0) as usize;
         let hi = ((high - self.score_min).max(-1) + 1) as usize;
         let hi = hi.min(self.counts.len());
-        if lo >= hi {
-            0
-        } else {
-            self.counts[lo..hi].iter().sum()
-        }
+        if lo >= hi { 0 } else { self.counts[lo..hi].iter().sum() }
     }
 
     /// Σ scores, exactly.
     pub fn sum(&self) -> i128 {
-        self.counts
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| (self.score_min as i128 + k as i128) * c as i128)
-            .sum()
+        self.counts.iter().enumerate().map(|(k, &c)| (self.score_min as i128 + k as i128) * c as i128).sum()
     }
 
     pub fn mean(&self) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.sum() as f64 / self.total as f64
-        }
+        if self.total == 0 { 0.0 } else { self.sum() as f64 / self.total as f64 }
     }
 
     /// Nearest-rank percentile (`percent` in 0..=100): the smallest score such that at
@@ -155,11 +139,7 @@ mod tests {
 
     #[test]
     fn gini_matches_the_pairwise_definition() {
-        for scores in [
-            vec![1000; 5],
-            vec![0, 0, 0, 100],
-            vec![600, 1000, 1050, 990, 1003, 850, 12],
-        ] {
+        for scores in [vec![1000; 5], vec![0, 0, 0, 100], vec![600, 1000, 1050, 990, 1003, 850, 12]] {
             let h = from_scores(&scores);
             assert!((h.gini() - gini_naive(&scores)).abs() < 1e-12, "{scores:?}");
         }

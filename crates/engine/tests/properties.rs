@@ -8,11 +8,7 @@ const PRODUCTS: u32 = 3;
 const KOLS: u32 = 2;
 
 fn setup(policy: &Policy) -> (Engine<StoredDirectory>, Vec<Command>) {
-    let mut e = Engine::new(
-        policy.validate().unwrap(),
-        StoredDirectory::new(),
-        EngineOptions::default(),
-    );
+    let mut e = Engine::new(policy.validate().unwrap(), StoredDirectory::new(), EngineOptions::default());
     let mut setup = Vec::new();
     for _ in 0..CITIZENS {
         setup.push(Command::RegisterCitizen);
@@ -32,9 +28,7 @@ fn setup(policy: &Policy) -> (Engine<StoredDirectory>, Vec<Command>) {
         });
     }
     for i in 0..KOLS {
-        setup.push(Command::AddKol {
-            name: format!("kol {i}"),
-        });
+        setup.push(Command::AddKol { name: format!("kol {i}") });
     }
     for cmd in &setup {
         e.apply(cmd).unwrap();
@@ -49,17 +43,9 @@ fn command() -> impl Strategy<Value = Command> {
     let product = (0..PRODUCTS + 1).prop_map(ProductId);
     let kol = (0..KOLS).prop_map(KolId);
     let answer = prop_oneof![Just(Answer::Expel), Just(Answer::Keep)];
-    let incident = (0..6u32, 0..CITIZENS, 0..2u8).prop_map(|(day, c, seq)| IncidentId {
-        day,
-        citizen: CitizenId(c),
-        seq,
-    });
-    let kinds = [
-        "traffic_violation",
-        "public_drunkenness",
-        "destroying_public_equipment",
-        "nonsense",
-    ];
+    let incident =
+        (0..6u32, 0..CITIZENS, 0..2u8).prop_map(|(day, c, seq)| IncidentId { day, citizen: CitizenId(c), seq });
+    let kinds = ["traffic_violation", "public_drunkenness", "destroying_public_equipment", "nonsense"];
     prop_oneof![
         3 => (citizen.clone(), group).prop_map(|(citizen, group)| Command::AssignGroup { citizen, group }),
         1 => citizen.clone().prop_map(|citizen| Command::RemoveFromGroup { citizen }),
@@ -81,16 +67,7 @@ fn command() -> impl Strategy<Value = Command> {
 }
 
 fn policy_strategy() -> impl Strategy<Value = Policy> {
-    (
-        1u32..4,
-        0u32..3,
-        prop_oneof![
-            Just(AbstainAs::Keep),
-            Just(AbstainAs::Expel),
-            Just(AbstainAs::None)
-        ],
-        0u32..=4,
-    )
+    (1u32..4, 0u32..3, prop_oneof![Just(AbstainAs::Keep), Just(AbstainAs::Expel), Just(AbstainAs::None)], 0u32..=4)
         .prop_map(|(min_size, extra, abstain_as, quorum_quarters)| {
             let mut p = Policy::default();
             p.groups.min_size = min_size;
@@ -117,34 +94,19 @@ fn check_invariants(e: &Engine<StoredDirectory>) -> Result<(), TestCaseError> {
     for c in 0..e.citizen_count() {
         let citizen = CitizenId(c);
         let sum: i64 = e.ledger().of(citizen).map(|x| x.delta as i64).sum();
-        prop_assert_eq!(
-            e.score(citizen).unwrap() as i64,
-            initial + sum,
-            "citizen {}",
-            c
-        );
+        prop_assert_eq!(e.score(citizen).unwrap() as i64, initial + sum, "citizen {}", c);
         total_delta += sum;
     }
     prop_assert_eq!(e.ledger().totals().delta_sum, total_delta);
     // Every citizen is in exactly one place; groups never exceed max_size.
     let mut seen = vec![0u32; e.citizen_count() as usize];
     for (g, group) in e.groups().iter().enumerate() {
-        prop_assert!(
-            group.size() <= max_size,
-            "group {} has {} members",
-            g,
-            group.size()
-        );
+        prop_assert!(group.size() <= max_size, "group {} has {} members", g, group.size());
         for m in group.members() {
             seen[m.citizen.index()] += 1;
             prop_assert_eq!(e.group_of(m.citizen).unwrap(), Some(GroupId(g as u32)));
         }
-        prop_assert!(
-            group
-                .members()
-                .windows(2)
-                .all(|w| w[0].citizen < w[1].citizen)
-        );
+        prop_assert!(group.members().windows(2).all(|w| w[0].citizen < w[1].citizen));
     }
     for entry in e.groupless() {
         seen[entry.member.citizen.index()] += 1;
@@ -153,23 +115,14 @@ fn check_invariants(e: &Engine<StoredDirectory>) -> Result<(), TestCaseError> {
     prop_assert!(seen.iter().all(|&n| n == 1), "membership counts {:?}", seen);
     // The histogram agrees with the scores.
     prop_assert_eq!(e.scores().total(), e.citizen_count() as u64);
-    let sum_scores: i128 = (0..e.citizen_count())
-        .map(|c| e.score(CitizenId(c)).unwrap() as i128)
-        .sum();
+    let sum_scores: i128 = (0..e.citizen_count()).map(|c| e.score(CitizenId(c)).unwrap() as i128).sum();
     prop_assert_eq!(e.scores().sum(), sum_scores);
     // No settled order got more than the cap.
     for o in e.settled_orders() {
         let p = o.price;
         let off = (p.list_price - p.unit_price) as i128 * 10_000;
-        prop_assert!(
-            off <= rules.max_discount_bp as i128 * p.list_price as i128 + 10_000,
-            "{:?}",
-            p
-        );
-        prop_assert_eq!(
-            p.unit_price,
-            p.list_price - p.group_discount - p.credit_discount
-        );
+        prop_assert!(off <= rules.max_discount_bp as i128 * p.list_price as i128 + 10_000, "{:?}", p);
+        prop_assert_eq!(p.unit_price, p.list_price - p.group_discount - p.credit_discount);
     }
     Ok(())
 }

@@ -12,11 +12,7 @@ fn policy() -> Policy {
 }
 
 fn engine_with(p: Policy) -> Eng {
-    Engine::new(
-        p.validate().unwrap(),
-        StoredDirectory::new(),
-        EngineOptions::default(),
-    )
+    Engine::new(p.validate().unwrap(), StoredDirectory::new(), EngineOptions::default())
 }
 
 /// One group of `n` citizens (ids 0..n), everything else default.
@@ -36,11 +32,7 @@ fn c(i: u32) -> CitizenId {
 
 fn product(e: &mut Eng, price_yuan: i64, travel: bool) -> ProductId {
     e.add_product(ProductSpec {
-        name: if travel {
-            "train ticket".into()
-        } else {
-            "milk".into()
-        },
+        name: if travel { "train ticket".into() } else { "milk".into() },
         brand: BrandId(0),
         category: 0,
         list_price: price_yuan * 100,
@@ -51,8 +43,7 @@ fn product(e: &mut Eng, price_yuan: i64, travel: bool) -> ProductId {
 
 fn drunk(e: &mut Eng, x: CitizenId) -> IncidentId {
     let day = e.day();
-    e.report_incident_named(x, "public_drunkenness", day)
-        .unwrap()
+    e.report_incident_named(x, "public_drunkenness", day).unwrap()
 }
 
 #[test]
@@ -73,10 +64,7 @@ fn the_drunk_night_end_to_end() {
         assert_eq!(notices[0].offender, x);
         assert_eq!(notices[0].deadline, 1);
     }
-    assert!(
-        e.notices_for(x).unwrap().is_empty(),
-        "the offender is not asked about themselves"
-    );
+    assert!(e.notices_for(x).unwrap().is_empty(), "the offender is not asked about themselves");
     // "Soit ils me virent du groupe et gagnent trois points … Soit ils me gardent, et perdent trois points"
     e.answer_notice(c(1), incident, Answer::Expel).unwrap();
     e.answer_notice(c(2), incident, Answer::Expel).unwrap();
@@ -89,28 +77,13 @@ fn the_drunk_night_end_to_end() {
     assert_eq!(e.score(c(2)).unwrap(), 1003);
     assert_eq!(e.score(c(3)).unwrap(), 997);
     assert_eq!(e.score(c(4)).unwrap(), 997);
-    assert_eq!(
-        (
-            report.answers_expel,
-            report.answers_keep,
-            report.answers_none
-        ),
-        (2, 2, 0)
-    );
+    assert_eq!((report.answers_expel, report.answers_keep, report.answers_none), (2, 2, 0));
     // 2 of 4 = 0.5 ≥ quorum 0.5: expelled.
     assert_eq!(report.expelled, vec![(incident, x)]);
     assert_eq!(e.group_of(x).unwrap(), None);
     assert_eq!(e.group(g).unwrap().size(), 4);
     let outcome = e.incident(incident).unwrap().outcome.unwrap();
-    assert_eq!(
-        (
-            outcome.notified,
-            outcome.expel,
-            outcome.keep,
-            outcome.expelled
-        ),
-        (4, 2, 2, true)
-    );
+    assert_eq!((outcome.notified, outcome.expel, outcome.keep, outcome.expelled), (4, 2, 2, true));
 }
 
 #[test]
@@ -136,15 +109,8 @@ fn silence_counts_as_keep_by_default() {
     let report = e.close_day();
     assert_eq!(report.answers_none, 2);
     assert_eq!(e.score(c(2)).unwrap(), 997, "no answer = keep = −3");
-    assert!(
-        report.expelled.is_empty(),
-        "1 expel of 3 notified is below the quorum"
-    );
-    let kinds: Vec<&str> = e
-        .ledger()
-        .of(c(2))
-        .map(|entry| entry.cause.kind())
-        .collect();
+    assert!(report.expelled.is_empty(), "1 expel of 3 notified is below the quorum");
+    let kinds: Vec<&str> = e.ledger().of(c(2)).map(|entry| entry.cause.kind()).collect();
     assert_eq!(kinds, ["abstain_counted_keep"]);
 }
 
@@ -246,11 +212,7 @@ fn group_pools_select_the_discount_tier_for_every_order_in_the_pool() {
     assert_eq!(report.pools, 1);
     assert_eq!(report.pools_by_tier, vec![0, 1, 0, 0]);
     // Every order of the pool paid the pool's price, including the first ones.
-    assert!(
-        e.settled_orders()
-            .iter()
-            .all(|o| o.price.unit_price == 800 && o.pool_tier == 1)
-    );
+    assert!(e.settled_orders().iter().all(|o| o.price.unit_price == 800 && o.pool_tier == 1));
 }
 
 #[test]
@@ -323,20 +285,14 @@ fn tier_d_is_refused_train_tickets_with_the_reason() {
     let milk = product(&mut e, 10, false);
     e.place_order(c(0), train, 1, None).unwrap();
     // −50 takes citizen 0 to 560: tier D, but tiers move only when the day closes.
-    e.report_incident_named(c(0), "unpaid_judgement", 0)
-        .unwrap();
+    e.report_incident_named(c(0), "unpaid_judgement", 0).unwrap();
     assert_eq!(e.score(c(0)).unwrap(), 560);
     e.place_order(c(0), train, 1, None).unwrap();
     let report = e.close_day();
     assert_eq!(report.orders_refused_travel, 0);
     let refusal = e.place_order(c(0), train, 1, None).unwrap_err();
     match &refusal {
-        Refusal::TravelBanned {
-            tier,
-            score,
-            score_needed,
-            ..
-        } => {
+        Refusal::TravelBanned { tier, score, score_needed, .. } => {
             assert_eq!(tier, "D");
             assert_eq!(*score, 560);
             assert_eq!(*score_needed, 600);
@@ -364,10 +320,7 @@ fn scandals_hit_kols_who_promoted_within_the_window() {
     let bystander = e.add_kol("bystander".into()).unwrap();
     e.promote(promoter, milk).unwrap();
     e.promote(bystander, tea).unwrap();
-    assert_eq!(
-        e.promote(promoter, milk).unwrap_err().code(),
-        "already_promoted"
-    );
+    assert_eq!(e.promote(promoter, milk).unwrap_err().code(), "already_promoted");
     for _ in 0..10 {
         e.close_day();
     }
@@ -399,15 +352,9 @@ fn buying_in_place_goes_through_a_kol_one_follows() {
     let (mut e, _) = one_group(policy(), 2);
     let milk = product(&mut e, 10, false);
     let kol = e.add_kol("kol".into()).unwrap();
-    assert_eq!(
-        e.place_order(c(0), milk, 1, Some(kol)).unwrap_err().code(),
-        "promotion_not_active"
-    );
+    assert_eq!(e.place_order(c(0), milk, 1, Some(kol)).unwrap_err().code(), "promotion_not_active");
     e.promote(kol, milk).unwrap();
-    assert_eq!(
-        e.place_order(c(0), milk, 1, Some(kol)).unwrap_err().code(),
-        "not_following"
-    );
+    assert_eq!(e.place_order(c(0), milk, 1, Some(kol)).unwrap_err().code(), "not_following");
     e.follow(c(0), kol).unwrap();
     e.place_order(c(0), milk, 2, Some(kol)).unwrap();
     e.close_day();
@@ -429,57 +376,29 @@ fn a_granted_appeal_gives_the_penalty_back_and_the_votes_stand() {
     assert_eq!(e.group_of(c(0)).unwrap(), None, "the expulsion stands");
     let causes: Vec<&str> = e.ledger().of(c(0)).map(|x| x.cause.kind()).collect();
     assert_eq!(causes, ["incident", "appeal_granted"]);
-    assert!(matches!(
-        e.incident(incident).unwrap().appeal,
-        AppealStatus::Granted { .. }
-    ));
+    assert!(matches!(e.incident(incident).unwrap().appeal, AppealStatus::Granted { .. }));
 }
 
 #[test]
 fn appeal_refusals() {
     let (mut e, _) = one_group(policy(), 3);
     let incident = drunk(&mut e, c(0));
-    assert_eq!(
-        e.file_appeal(c(1), incident).unwrap_err().code(),
-        "appeal_not_by_offender"
-    );
-    assert_eq!(
-        e.decide_appeal(incident, true).unwrap_err().code(),
-        "appeal_not_filed"
-    );
+    assert_eq!(e.file_appeal(c(1), incident).unwrap_err().code(), "appeal_not_by_offender");
+    assert_eq!(e.decide_appeal(incident, true).unwrap_err().code(), "appeal_not_filed");
     e.file_appeal(c(0), incident).unwrap();
-    assert_eq!(
-        e.file_appeal(c(0), incident).unwrap_err().code(),
-        "appeal_already_filed"
-    );
+    assert_eq!(e.file_appeal(c(0), incident).unwrap_err().code(), "appeal_already_filed");
     assert_eq!(e.decide_appeal(incident, false).unwrap(), 0);
     assert_eq!(e.score(c(0)).unwrap(), 990);
-    assert_eq!(
-        e.decide_appeal(incident, true).unwrap_err().code(),
-        "appeal_already_decided"
-    );
-    let unknown = IncidentId {
-        day: 0,
-        citizen: c(2),
-        seq: 0,
-    };
-    assert_eq!(
-        e.file_appeal(c(2), unknown).unwrap_err().code(),
-        "unknown_incident"
-    );
-    assert_eq!(
-        e.decide_appeal(unknown, true).unwrap_err().code(),
-        "unknown_incident"
-    );
+    assert_eq!(e.decide_appeal(incident, true).unwrap_err().code(), "appeal_already_decided");
+    let unknown = IncidentId { day: 0, citizen: c(2), seq: 0 };
+    assert_eq!(e.file_appeal(c(2), unknown).unwrap_err().code(), "unknown_incident");
+    assert_eq!(e.decide_appeal(unknown, true).unwrap_err().code(), "unknown_incident");
     // The window: 30 days after the report.
     let late = drunk(&mut e, c(1));
     for _ in 0..31 {
         e.close_day();
     }
-    assert_eq!(
-        e.file_appeal(c(1), late).unwrap_err().code(),
-        "appeal_window_closed"
-    );
+    assert_eq!(e.file_appeal(c(1), late).unwrap_err().code(), "appeal_window_closed");
 }
 
 #[test]
@@ -488,56 +407,17 @@ fn notice_refusals() {
     let mut outsider_engine_id = e.register_citizens(1).unwrap();
     let outsider = c(outsider_engine_id.next().unwrap());
     let incident = drunk(&mut e, c(0));
-    assert_eq!(
-        e.answer_notice(c(1), incident, Answer::Expel)
-            .unwrap_err()
-            .code(),
-        "notice_not_delivered"
-    );
+    assert_eq!(e.answer_notice(c(1), incident, Answer::Expel).unwrap_err().code(), "notice_not_delivered");
     e.close_day();
-    assert_eq!(
-        e.answer_notice(c(0), incident, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "not_a_recipient"
-    );
-    assert_eq!(
-        e.answer_notice(outsider, incident, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "not_a_recipient"
-    );
+    assert_eq!(e.answer_notice(c(0), incident, Answer::Keep).unwrap_err().code(), "not_a_recipient");
+    assert_eq!(e.answer_notice(outsider, incident, Answer::Keep).unwrap_err().code(), "not_a_recipient");
     e.answer_notice(c(1), incident, Answer::Expel).unwrap();
-    assert_eq!(
-        e.answer_notice(c(1), incident, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "already_answered"
-    );
-    let unknown = IncidentId {
-        day: 0,
-        citizen: c(2),
-        seq: 0,
-    };
-    assert_eq!(
-        e.answer_notice(c(1), unknown, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "unknown_incident"
-    );
-    assert_eq!(
-        e.answer_notice(c(9), incident, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "unknown_citizen"
-    );
+    assert_eq!(e.answer_notice(c(1), incident, Answer::Keep).unwrap_err().code(), "already_answered");
+    let unknown = IncidentId { day: 0, citizen: c(2), seq: 0 };
+    assert_eq!(e.answer_notice(c(1), unknown, Answer::Keep).unwrap_err().code(), "unknown_incident");
+    assert_eq!(e.answer_notice(c(9), incident, Answer::Keep).unwrap_err().code(), "unknown_citizen");
     e.close_day();
-    assert_eq!(
-        e.answer_notice(c(2), incident, Answer::Keep)
-            .unwrap_err()
-            .code(),
-        "deadline_passed"
-    );
+    assert_eq!(e.answer_notice(c(2), incident, Answer::Keep).unwrap_err().code(), "deadline_passed");
 }
 
 #[test]
@@ -547,36 +427,14 @@ fn order_refusals() {
     p.orders.max_units_per_order = 5;
     let (mut e, _) = one_group(p, 2);
     let milk = product(&mut e, 10, false);
-    assert_eq!(
-        e.place_order(c(0), ProductId(99), 1, None)
-            .unwrap_err()
-            .code(),
-        "unknown_product"
-    );
-    assert_eq!(
-        e.place_order(c(99), milk, 1, None).unwrap_err().code(),
-        "unknown_citizen"
-    );
-    assert_eq!(
-        e.place_order(c(0), milk, 0, None).unwrap_err().code(),
-        "invalid_units"
-    );
-    assert_eq!(
-        e.place_order(c(0), milk, 6, None).unwrap_err().code(),
-        "invalid_units"
-    );
-    assert_eq!(
-        e.place_order(c(0), milk, 1, Some(KolId(7)))
-            .unwrap_err()
-            .code(),
-        "unknown_kol"
-    );
+    assert_eq!(e.place_order(c(0), ProductId(99), 1, None).unwrap_err().code(), "unknown_product");
+    assert_eq!(e.place_order(c(99), milk, 1, None).unwrap_err().code(), "unknown_citizen");
+    assert_eq!(e.place_order(c(0), milk, 0, None).unwrap_err().code(), "invalid_units");
+    assert_eq!(e.place_order(c(0), milk, 6, None).unwrap_err().code(), "invalid_units");
+    assert_eq!(e.place_order(c(0), milk, 1, Some(KolId(7))).unwrap_err().code(), "unknown_kol");
     e.place_order(c(0), milk, 1, None).unwrap();
     e.place_order(c(0), milk, 1, None).unwrap();
-    assert_eq!(
-        e.place_order(c(0), milk, 1, None).unwrap_err().code(),
-        "too_many_orders"
-    );
+    assert_eq!(e.place_order(c(0), milk, 1, None).unwrap_err().code(), "too_many_orders");
     assert_eq!(e.pending_orders().len(), 2, "refused orders leave no trace");
 }
 
@@ -587,18 +445,9 @@ fn membership_refusals() {
     let (mut e, g) = one_group(p, 2);
     let extra = CitizenId(e.register_citizens(1).unwrap().start);
     assert_eq!(e.assign_group(extra, g).unwrap_err().code(), "group_full");
-    assert_eq!(
-        e.assign_group(c(0), g).unwrap_err().code(),
-        "already_in_group"
-    );
-    assert_eq!(
-        e.assign_group(extra, GroupId(5)).unwrap_err().code(),
-        "unknown_group"
-    );
-    assert_eq!(
-        e.remove_from_group(extra).unwrap_err().code(),
-        "not_in_group"
-    );
+    assert_eq!(e.assign_group(c(0), g).unwrap_err().code(), "already_in_group");
+    assert_eq!(e.assign_group(extra, GroupId(5)).unwrap_err().code(), "unknown_group");
+    assert_eq!(e.remove_from_group(extra).unwrap_err().code(), "not_in_group");
     e.remove_from_group(c(0)).unwrap();
     e.assign_group(extra, g).unwrap();
 }
@@ -606,28 +455,10 @@ fn membership_refusals() {
 #[test]
 fn incident_refusals() {
     let (mut e, _) = one_group(policy(), 2);
-    assert_eq!(
-        e.report_incident_named(c(0), "jaywalking_on_mars", 0)
-            .unwrap_err()
-            .code(),
-        "unknown_incident_kind"
-    );
-    assert_eq!(
-        e.report_incident(c(0), 200, 0).unwrap_err().code(),
-        "unknown_incident_kind"
-    );
-    assert_eq!(
-        e.report_incident_named(c(0), "littering", 1)
-            .unwrap_err()
-            .code(),
-        "incident_in_future"
-    );
-    assert_eq!(
-        e.report_incident_named(c(7), "littering", 0)
-            .unwrap_err()
-            .code(),
-        "unknown_citizen"
-    );
+    assert_eq!(e.report_incident_named(c(0), "jaywalking_on_mars", 0).unwrap_err().code(), "unknown_incident_kind");
+    assert_eq!(e.report_incident(c(0), 200, 0).unwrap_err().code(), "unknown_incident_kind");
+    assert_eq!(e.report_incident_named(c(0), "littering", 1).unwrap_err().code(), "incident_in_future");
+    assert_eq!(e.report_incident_named(c(7), "littering", 0).unwrap_err().code(), "unknown_citizen");
     assert_eq!(e.score(c(0)).unwrap(), 1000, "refused reports cost nothing");
 }
 
@@ -636,18 +467,9 @@ fn other_unknown_ids_are_refused() {
     let mut e = engine_with(policy());
     e.register_citizens(1).unwrap();
     assert_eq!(e.follow(c(0), KolId(3)).unwrap_err().code(), "unknown_kol");
-    assert_eq!(
-        e.promote(KolId(3), ProductId(0)).unwrap_err().code(),
-        "unknown_kol"
-    );
-    assert_eq!(
-        e.reveal_scandal(ProductId(4)).unwrap_err().code(),
-        "unknown_product"
-    );
-    assert_eq!(
-        e.set_favourites(c(0), &[ProductId(4)]).unwrap_err().code(),
-        "unknown_product"
-    );
+    assert_eq!(e.promote(KolId(3), ProductId(0)).unwrap_err().code(), "unknown_kol");
+    assert_eq!(e.reveal_scandal(ProductId(4)).unwrap_err().code(), "unknown_product");
+    assert_eq!(e.set_favourites(c(0), &[ProductId(4)]).unwrap_err().code(), "unknown_product");
     assert_eq!(e.view(c(5)).unwrap_err().code(), "unknown_citizen");
     assert_eq!(e.explain(c(5)).unwrap_err().code(), "unknown_citizen");
 }
@@ -657,16 +479,12 @@ fn scores_stay_within_bounds_and_the_ledger_shows_the_absorbed_part() {
     let mut p = policy();
     p.initial_score = 30;
     let (mut e, _) = one_group(p, 2);
-    e.report_incident_named(c(0), "destroying_public_equipment", 0)
-        .unwrap();
+    e.report_incident_named(c(0), "destroying_public_equipment", 0).unwrap();
     assert_eq!(e.score(c(0)).unwrap(), 0);
     let entry = *e.ledger().of(c(0)).next().unwrap();
     assert_eq!((entry.delta, entry.requested), (-30, -100));
     let why = e.explain(c(0)).unwrap();
-    assert_eq!(
-        why.initial_score + why.entries.iter().map(|x| x.delta).sum::<i32>(),
-        why.score
-    );
+    assert_eq!(why.initial_score + why.entries.iter().map(|x| x.delta).sum::<i32>(), why.score);
 }
 
 #[test]
@@ -680,14 +498,7 @@ fn explanation_folds_the_ledger() {
     let why = e.explain(c(1)).unwrap();
     assert_eq!(why.score, 998);
     assert_eq!(why.entries.len(), 2);
-    assert_eq!(
-        why.entries[0].cause,
-        Cause::Vote {
-            incident: i,
-            answer: Answer::Expel,
-            abstained: false
-        }
-    );
+    assert_eq!(why.entries[0].cause, Cause::Vote { incident: i, answer: Answer::Expel, abstained: false });
     assert_eq!(why.entries[1].cause, Cause::Incident { incident: j });
     assert_eq!(why.tier, "A");
 }
@@ -698,19 +509,9 @@ fn commands_round_trip_through_json_and_apply_the_same() {
         Command::RegisterCitizen,
         Command::RegisterCitizen,
         Command::CreateGroup,
-        Command::AssignGroup {
-            citizen: c(0),
-            group: GroupId(0),
-        },
-        Command::AssignGroup {
-            citizen: c(1),
-            group: GroupId(0),
-        },
-        Command::ReportIncident {
-            citizen: c(0),
-            kind: "littering".into(),
-            day: None,
-        },
+        Command::AssignGroup { citizen: c(0), group: GroupId(0) },
+        Command::AssignGroup { citizen: c(1), group: GroupId(0) },
+        Command::ReportIncident { citizen: c(0), kind: "littering".into(), day: None },
         Command::CloseDay,
     ];
     let json = serde_json::to_string(&commands).unwrap();
@@ -726,8 +527,24 @@ fn commands_round_trip_through_json_and_apply_the_same() {
     }
     assert_eq!(a.state_hash(), b.state_hash());
     let unknown_field = r#"{"type":"remove_from_group","citizen":1,"extra":2}"#;
-    assert!(
-        serde_json::from_str::<Command>(unknown_field).is_err(),
-        "unknown fields are refused"
-    );
+    assert!(serde_json::from_str::<Command>(unknown_field).is_err(), "unknown fields are refused");
+}
+
+#[test]
+fn forming_groups_in_bulk_is_all_or_nothing() {
+    let mut p = policy();
+    p.groups.max_size = 2;
+    let mut e = engine_with(p);
+    e.register_citizens(5).unwrap();
+    let too_many = [(c(0), GroupId(0)), (c(1), GroupId(0)), (c(2), GroupId(0))];
+    assert_eq!(e.form_groups(&too_many).unwrap_err().code(), "group_full");
+    assert_eq!(e.group_count(), 0);
+    assert_eq!(e.groupless().len(), 5, "a refused formation changes nothing");
+    let twice = [(c(0), GroupId(0)), (c(0), GroupId(1))];
+    assert_eq!(e.form_groups(&twice).unwrap_err().code(), "invalid_value");
+    e.form_groups(&[(c(3), GroupId(1)), (c(0), GroupId(0)), (c(1), GroupId(1))]).unwrap();
+    assert_eq!(e.group_count(), 2);
+    assert_eq!(e.group(GroupId(1)).unwrap().members().iter().map(|m| m.citizen).collect::<Vec<_>>(), [c(1), c(3)]);
+    assert_eq!(e.groupless().iter().map(|m| m.member.citizen).collect::<Vec<_>>(), [c(2), c(4)]);
+    assert_eq!(e.form_groups(&[(c(0), GroupId(1))]).unwrap_err().code(), "already_in_group");
 }

@@ -9,10 +9,7 @@ use crate::math::{exp, ln, pow};
 /// pieces of mean ≤ 64, which is exact in distribution and keeps `exp(-λ)` away from
 /// underflow. Means in xinyong are per group and day, rarely above a few hundred.
 pub fn poisson(draws: &mut Draws, lambda: f64) -> u64 {
-    assert!(
-        lambda >= 0.0 && lambda.is_finite(),
-        "poisson mean must be finite and ≥ 0, got {lambda}"
-    );
+    assert!(lambda >= 0.0 && lambda.is_finite(), "poisson mean must be finite and ≥ 0, got {lambda}");
     if lambda == 0.0 {
         return 0;
     }
@@ -111,9 +108,7 @@ impl ZipfTable {
     /// A zero-based rank (0 is the most likely).
     pub fn sample(&self, draws: &mut Draws) -> usize {
         let u = draws.uniform();
-        self.cumulative
-            .partition_point(|&c| c <= u)
-            .min(self.cumulative.len() - 1)
+        self.cumulative.partition_point(|&c| c <= u).min(self.cumulative.len() - 1)
     }
 
     /// The probability of the zero-based rank `k`.
@@ -138,21 +133,14 @@ mod tests {
     #[test]
     fn poisson_mean_and_variance_match() {
         for lambda in [0.05, 1.0, 12.5, 70.0, 300.0] {
-            let xs: Vec<f64> = (0..20_000)
-                .map(|i| poisson(&mut Key::new(1, Stream::Test, 0, i).draws(), lambda) as f64)
-                .collect();
+            let xs: Vec<f64> =
+                (0..20_000).map(|i| poisson(&mut Key::new(1, Stream::Test, 0, i).draws(), lambda) as f64).collect();
             let (mean, var) = mean_var(&xs);
             let tolerance = 5.0 * (lambda / 20_000f64).sqrt() + 1e-3;
             assert!((mean - lambda).abs() < tolerance, "λ={lambda}: mean {mean}");
-            assert!(
-                (var / lambda - 1.0).abs() < 0.06,
-                "λ={lambda}: variance {var}"
-            );
+            assert!((var / lambda - 1.0).abs() < 0.06, "λ={lambda}: variance {var}");
         }
-        assert_eq!(
-            poisson(&mut Key::new(1, Stream::Test, 0, 0).draws(), 0.0),
-            0
-        );
+        assert_eq!(poisson(&mut Key::new(1, Stream::Test, 0, 0).draws(), 0.0), 0);
     }
 
     #[test]
@@ -161,10 +149,7 @@ mod tests {
             let mut d = Key::new(2, Stream::Test, 0, 0).draws();
             let xs: Vec<f64> = (0..40_000).map(|_| gamma(&mut d, shape)).collect();
             let (mean, var) = mean_var(&xs);
-            assert!(
-                (mean / shape - 1.0).abs() < 0.03,
-                "shape {shape}: mean {mean}"
-            );
+            assert!((mean / shape - 1.0).abs() < 0.03, "shape {shape}: mean {mean}");
             assert!((var / shape - 1.0).abs() < 0.08, "shape {shape}: var {var}");
         }
     }
@@ -198,9 +183,6 @@ mod tests {
             }
         }
         let expected = 20_000.0 * table.probability(0);
-        assert!(
-            (first as f64 - expected).abs() < 5.0 * expected.sqrt(),
-            "{first} vs {expected}"
-        );
+        assert!((first as f64 - expected).abs() < 5.0 * expected.sqrt(), "{first} vs {expected}");
     }
 }

@@ -69,6 +69,12 @@ pub enum Stream {
     Confirmation = 19,
     /// Campaign days (shopping festivals).
     Campaign = 20,
+    /// A citizen's lasting leniency when answering notices.
+    Disposition = 21,
+    /// A group's lasting culture when answering notices.
+    Culture = 22,
+    /// A group's deal of the day.
+    Deal = 23,
     /// Anything a test or a benchmark needs.
     Test = 99,
 }
@@ -84,12 +90,7 @@ pub struct Key {
 
 impl Key {
     pub const fn new(seed: u64, stream: Stream, day: u64, entity: u64) -> Key {
-        Key {
-            seed,
-            stream,
-            day,
-            entity,
-        }
+        Key { seed, stream, day, entity }
     }
 
     /// The 64-bit digest of the key; the starting point of its draws.
@@ -102,10 +103,7 @@ impl Key {
 
     /// The sequence of draws for this key.
     pub fn draws(&self) -> Draws {
-        Draws {
-            base: self.digest(),
-            counter: 0,
-        }
+        Draws { base: self.digest(), counter: 0 }
     }
 
     /// The first draw of this key as a uniform in `[0, 1)`: for one-shot decisions.
@@ -143,19 +141,14 @@ const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 impl Draws {
     /// Draws from a raw 64-bit state (e.g. a digest combined by the caller).
     pub const fn from_digest(digest: u64) -> Draws {
-        Draws {
-            base: digest,
-            counter: 0,
-        }
+        Draws { base: digest, counter: 0 }
     }
 
     /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.counter = self.counter.wrapping_add(1);
-        mix(self
-            .base
-            .wrapping_add(self.counter.wrapping_mul(GOLDEN_GAMMA)))
+        mix(self.base.wrapping_add(self.counter.wrapping_mul(GOLDEN_GAMMA)))
     }
 
     /// A uniform draw in `[0, 1)` with 53 bits of precision.
@@ -213,10 +206,7 @@ impl Draws {
             target -= w;
         }
         // Rounding can leave the target a hair above the last weight.
-        weights
-            .iter()
-            .rposition(|&w| w > 0.0)
-            .expect("a positive weight exists")
+        weights.iter().rposition(|&w| w > 0.0).expect("a positive weight exists")
     }
 }
 

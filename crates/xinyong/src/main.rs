@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod logging;
+mod progress;
 
 /// xinyong (信用, "credit") runs the social-commerce social-credit system described in
 /// L'ADN's article ("En Chine, les internautes pourraient dénoncer les « mauvais »
@@ -36,6 +37,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a synthetic population through the rules; write metrics, ledger and a report.
+    Simulate(cmd::simulate::Args),
+    /// Re-render report.html of a run folder from its stored metrics.
+    Report(cmd::report::Args),
     /// Partition synthetic citizens into interest groups and report the grouping's quality.
     Group(cmd::group::Args),
 }
@@ -44,6 +49,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.log, cli.log_json);
     let result = match cli.command {
+        Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Group(args) => cmd::group::run(args),
     };
     match result {

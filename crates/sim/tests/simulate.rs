@@ -1,0 +1,181 @@
+//! Hand-computable scenarios and determinism (issue 3).
+
+use xinyong_engine::{AbstainAs, Cause};
+use xinyong_sim::{Scenario, Simulation, VotingModel};
+
+/// A small world where only the sanction moves points: no commerce, no debtors, no appeals.
+fn small(model: VotingModel, days: u32) -> Scenario {
+    let mut s = Scenario::default();
+    s.run.citizens = 3_000;
+    s.run.days = days;
+    s.run.seed = 11;
+    s.run.threads = 2;
+    s.world.voting.model = model;
+    s.world.commerce.enabled = false;
+    s.world.misconduct.debtor_share = 0.0;
+    s.world.misconduct.daily_rate_mean = 0.004;
+    s.world.appeals.file_rate_false = 0.0;
+    s.world.appeals.file_rate_true = 0.0;
+    s
+}
+
+fn run(s: Scenario) -> Simulation {
+    let mut sim = Simulation::new(s).unwrap();
+    sim.run(|_, _| {});
+    sim
+}
+
+fn sum(sim: &Simulation, f: impl Fn(&xinyong_sim::MetricsRow) -> u64) -> u64 {
+    sim.metrics().iter().map(f).sum()
+}
+
+#[test]
+fn always_expel_with_perfect_cameras_expels_every_grouped_offender_the_next_day() {
+    let mut s = small(VotingModel::AlwaysExpel, 20);
+    s.world.cameras.detection_rate = 1.0;
+    s.world.cameras.false_identification_rate = 0.0;
+    let sim = run(s);
+    let m = sim.metrics();
+    assert!(sum(&sim, |r| r.incidents_true) > 50, "the scenario must produce incidents");
+    assert_eq!(sum(&sim, |r| r.incidents_false), 0);
+    for d in 1..m.len() {
+        assert_eq!(m[d].answers_expel, m[d - 1].notices, "day {d}: every notice answered expel");
+        assert_eq!((m[d].answers_keep, m[d].answers_none), (0, 0), "day {d}");
+    }
+    let mut tallied = 0;
+    for incident in sim.engine().incidents() {
+        let (Some(_), Some(outcome)) = (incident.group, incident.outcome) else { continue };
+        tallied += 1;
+        assert_eq!(outcome.expel, outcome.notified, "{}: all expel", incident.id);
+        // Expelled, unless an incident reported no later already expelled them (the vote
+        // on the same day, or the day before, removed them from the group first).
+        let already_expelled = sim.engine().incidents().any(|o| {
+            o.id != incident.id
+                && o.id.citizen == incident.id.citizen
+                && o.id.day <= incident.id.day
+                && o.outcome.is_some_and(|x| x.expelled)
+        });
+        assert!(outcome.expelled || already_expelled, "{} was not expelled", incident.id);
+    }
+    assert!(tallied > 50);
+    assert_eq!(sum(&sim, |r| r.expulsions_innocent), 0, "no false identifications, no innocent expelled");
+}
+
+#[test]
+fn always_keep_expels_nobody_and_each_notice_costs_three_points() {
+    let sim = run(small(VotingModel::AlwaysKeep, 20));
+    assert_eq!(sum(&sim, |r| r.expulsions), 0);
+    let keeps = sum(&sim, |r| r.answers_keep);
+    assert!(keeps > 1000);
+    assert_eq!(sum(&sim, |r| r.answers_expel), 0);
+    let vote_points: i64 = sim
+        .engine()
+        .ledger()
+        .entries()
+        .iter()
+        .filter(|e| matches!(e.cause, Cause::Vote { .. }))
+        .map(|e| e.delta as i64)
+        .sum();
+    assert_eq!(vote_points, -3 * keeps as i64);
+}
+
+#[test]
+fn never_answering_with_abstain_as_none_moves_no_points_from_notices() {
+    let mut s = small(VotingModel::NeverAnswer, 15);
+    s.policy.sanction.abstain_as = AbstainAs::None;
+    let sim = run(s);
+    assert!(sum(&sim, |r| r.notices) > 500);
+    assert_eq!(sum(&sim, |r| r.answers_expel + r.answers_keep), 0);
+    assert_eq!(sim.engine().ledger().totals().vote_sum, 0);
+    assert_eq!(sum(&sim, |r| r.expulsions), 0);
+}
+
+#[test]
+fn the_mean_score_moves_by_exactly_the_rule() {
+    // Logistic voting, everything on: (3·expel − 3·keep − Σ penalties) / citizens, where
+    // unanswered notices count as keep and nobody reaches a score bound in 40 days.
+    let mut s = small(VotingModel::Logistic, 40);
+    s.world.commerce.enabled = true;
+    let sim = run(s);
+    let n = sim.scenario().run.citizens as f64;
+    let expel = sum(&sim, |r| r.answers_expel) as i64;
+    let keep = sum(&sim, |r| r.answers_keep + r.answers_none) as i64;
+    let penalties = -sim.engine().ledger().totals().incident_sum;
+    let appeals = sim.engine().ledger().totals().appeal_sum;
+    let expected = 1000.0 + (3 * expel - 3 * keep - penalties + appeals) as f64 / n;
+    let last = sim.metrics().last().unwrap();
+    assert!((last.score_mean - expected).abs() < 1e-9, "{} vs {expected}", last.score_mean);
+    assert!(expel > 0 && keep > 0 && penalties > 0);
+}
+
+fn outputs(threads: u32) -> (String, Vec<xinyong_engine::LedgerEntry>, u64) {
+    let mut s = Scenario::default();
+    s.run.citizens = 4_000;
+    s.run.days = 45;
+    s.run.seed = 5;
+    s.run.threads = threads;
+    s.world.misconduct.daily_rate_mean = 0.003;
+    let sim = run(s);
+    let csv = xinyong_sim::metrics::to_csv(sim.metrics(), &sim.tier_names());
+    (csv, sim.engine().ledger().entries().to_vec(), sim.engine().state_hash())
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let (csv1, ledger1, hash1) = outputs(1);
+    let (csv3, ledger3, hash3) = outputs(3);
+    assert_eq!(csv1, csv3, "metrics.csv differs between 1 and 3 threads");
+    assert_eq!(ledger1, ledger3);
+    assert_eq!(hash1, hash3);
+    assert!(csv1.lines().count() == 46);
+}
+
+#[test]
+fn a_different_seed_gives_a_different_run() {
+    let mut a = Scenario::default();
+    a.run.citizens = 2_000;
+    a.run.days = 10;
+    let mut b = a.clone();
+    b.run.seed = 2;
+    let (a, b) = (run(a), run(b));
+    assert_ne!(
+        xinyong_sim::metrics::to_csv(a.metrics(), &a.tier_names()),
+        xinyong_sim::metrics::to_csv(b.metrics(), &b.tier_names())
+    );
+}
+
+#[test]
+fn regrouping_brings_expelled_citizens_back() {
+    let mut s = small(VotingModel::AlwaysExpel, 45);
+    s.policy.sanction.regroup_after_days = 10;
+    let sim = run(s);
+    assert!(sum(&sim, |r| r.regrouped) > 0, "expelled citizens are regrouped after their wait");
+    let last = sim.metrics().last().unwrap();
+    assert!(last.group_size_max <= 300);
+    // Nobody waits longer than the rule says: every groupless citizen is within their wait.
+    let today = sim.engine().day();
+    for e in sim.engine().groupless() {
+        assert!(e.eligible_day + 1 >= today, "{} waited past day {}", e.member.citizen, e.eligible_day);
+    }
+}
+
+#[test]
+fn the_shipped_default_scenario_is_the_built_in_default() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/default.toml")).unwrap();
+    let parsed = Scenario::parse(&text, "scenarios/default.toml", &[]).unwrap();
+    assert_eq!(parsed, Scenario::default());
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 6);
+}
