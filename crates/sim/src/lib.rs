@@ -17,6 +17,7 @@
 //! }
 //! ```
 
+pub mod experiment;
 pub mod grouping;
 pub mod metrics;
 pub mod output;

@@ -115,7 +115,13 @@ impl Scenario {
             toml::from_str(&merged).map_err(|e| {
                 let mut err = toml_error(e, &merged, origin);
                 let key = err.key.clone();
-                err.line = key.as_deref().and_then(|k| key_line(text, k));
+                if key.as_deref().is_some_and(|k| overrides.iter().any(|(o, _)| o == k)) {
+                    // The offending key came from the command line, not from the file.
+                    err.origin = "--set".into();
+                    err.line = None;
+                } else {
+                    err.line = key.as_deref().and_then(|k| key_line(text, k));
+                }
                 err
             })?
         };
@@ -347,6 +353,7 @@ name = "bottom"
         assert_eq!(s.world.voting.model, crate::world::VotingModel::AlwaysKeep);
         let e = Scenario::parse("", "d.toml", &[("world.voting.modle".into(), "x".into())]).unwrap_err();
         assert!(e.message.contains("modle"), "{e}");
+        assert_eq!(e.origin, "--set", "the bad key came from the command line");
         let e = Scenario::parse("", "d.toml", &[("run.days".into(), "0".into())]).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("run.days"));
     }

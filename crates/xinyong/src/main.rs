@@ -41,6 +41,14 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Re-render report.html of a run folder from its stored metrics.
     Report(cmd::report::Args),
+    /// Run two scenarios on the same seeds and report what changes, B − A, with intervals.
+    Compare(cmd::compare::Args),
+    /// Run a scenario over a grid of parameter values and seeds; one tidy table.
+    Sweep(cmd::sweep::Args),
+    /// Serve the live platform: HTTP API, accounts and roles, web app, durable log.
+    Serve(cmd::serve::Args),
+    /// Measure: print throughput, latency and memory figures.
+    Bench(cmd::bench::Args),
     /// Partition synthetic citizens into interest groups and report the grouping's quality.
     Group(cmd::group::Args),
 }
@@ -51,6 +59,10 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Group(args) => cmd::group::run(args),
     };
     match result {

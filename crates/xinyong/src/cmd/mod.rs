@@ -1,6 +1,10 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod compare;
 pub mod group;
 pub mod report;
 pub mod scenarios;
+pub mod serve;
 pub mod simulate;
+pub mod sweep;

@@ -45,13 +45,19 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// Splits `--set KEY=VALUE` arguments into pairs.
+pub fn parse_sets(sets: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| {
+            let (k, v) = s.split_once('=').with_context(|| format!("--set {s:?}: expected KEY=VALUE"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
 /// Collects `--seed`-style flags and `--set` pairs into override pairs.
 pub fn overrides(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for s in &args.sets {
-        let (k, v) = s.split_once('=').with_context(|| format!("--set {s:?}: expected KEY=VALUE"))?;
-        out.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let mut out = parse_sets(&args.sets)?;
     if let Some(seed) = args.seed {
         out.push(("run.seed".into(), seed.to_string()));
     }
