@@ -26,9 +26,10 @@ pub trait Directory {
 
     /// Candidate groups for placing a groupless citizen, most similar first.
     ///
-    /// The engine calls this with `attempt` 0, 1, 2, … until it finds a group with room or
-    /// the directory returns no candidate: each attempt may widen the search. The engine
-    /// prefers the first candidate below `min_size` (a refill), else the first with room.
+    /// The engine calls this with `attempt` 0, 1, 2, … (a bounded number of times) until it
+    /// finds a group with room; each attempt may widen the search, and an attempt may list
+    /// nothing. The engine prefers the first candidate below `min_size` (a refill), else the
+    /// first with room.
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>);
 
     /// A citizen joined a group (keep centroids right). Default: nothing.

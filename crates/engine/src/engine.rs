@@ -1217,7 +1217,7 @@ impl<D: Directory> Engine<D> {
             for attempt in 0..PLACEMENT_ATTEMPTS_MAX {
                 self.directory.placement_candidates(citizen, attempt, group_count, &mut candidates);
                 if candidates.is_empty() {
-                    break;
+                    continue; // a narrow attempt may have nothing; a wider one may
                 }
                 let sizes = |g: &GroupId| self.groups.get(g.index()).map(|x| x.size());
                 chosen = candidates

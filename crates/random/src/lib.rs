@@ -75,6 +75,8 @@ pub enum Stream {
     Culture = 22,
     /// A group's deal of the day.
     Deal = 23,
+    /// Fixed tables of a distribution's levels (independent of the run's seed).
+    Tables = 24,
     /// Anything a test or a benchmark needs.
     Test = 99,
 }

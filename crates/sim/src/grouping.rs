@@ -1,6 +1,7 @@
 //! The initial grouping of a synthetic population.
 
-use crate::population::Population;
+use crate::population::People;
+use rayon::prelude::*;
 use xinyong_engine::{CitizenId, GroupId, Rules};
 
 /// Sizes of `k` balanced groups covering `n` citizens within `[min, max]`, or fewer
@@ -24,30 +25,26 @@ pub fn balanced_sizes(n: u64, min: u64, max: u64) -> Vec<u64> {
     (0..k).map(|i| base + u64::from(i < extra)).collect()
 }
 
-/// Groups citizens by interest: ordered by (main topic, second topic, strength of the
-/// main topic) and cut into balanced groups of `min_size..=max_size`.
-pub fn initial_groups(population: &Population, rules: &Rules, _seed: u64) -> Result<Vec<(CitizenId, GroupId)>, String> {
-    let n = population.len();
-    let topics = population.topics;
-    let mut order: Vec<(u8, u8, u32, u32)> = (0..n as u32)
+/// Groups citizens by interest: ordered by their interest key (main, second, third topic),
+/// then by the strength of the main interest, and cut into balanced groups of
+/// `min_size..=max_size`.
+pub fn initial_groups(people: &People, rules: &Rules) -> Result<Vec<(CitizenId, GroupId)>, String> {
+    let n = people.len();
+    let mut order: Vec<(u8, u8, u8, u32, u32)> = (0..n)
+        .into_par_iter()
         .map(|c| {
-            let p = population.profile(CitizenId(c));
-            let main = population.main_topic[c as usize];
-            let second = (0..topics)
-                .filter(|&t| t != main as usize)
-                .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
-                .unwrap_or(main as usize) as u8;
-            let strength = u32::MAX - (p[main as usize] * 1e6) as u32;
-            (main, second, strength, c)
+            let i = people.interests(CitizenId(c));
+            let strength = u32::MAX - (i.weights[0] as f64 * 1e9) as u32;
+            (i.topics[0], i.topics[1], i.topics[2], strength, c)
         })
         .collect();
-    order.sort_unstable();
+    order.par_sort_unstable();
     let sizes = balanced_sizes(n as u64, rules.policy.groups.min_size as u64, rules.policy.groups.max_size as u64);
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n as usize);
     let mut next = order.iter();
     for (g, &size) in sizes.iter().enumerate() {
         for _ in 0..size {
-            let &(_, _, _, c) = next.next().ok_or("balanced sizes cover at most the population")?;
+            let &(_, _, _, _, c) = next.next().ok_or("balanced sizes cover at most the population")?;
             out.push((CitizenId(c), GroupId(g as u32)));
         }
     }

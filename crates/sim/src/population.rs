@@ -1,15 +1,28 @@
-//! Synthetic people, products and KOLs, generated from the seed.
+//! Synthetic people, products and KOLs, regenerated from the seed on demand.
 //!
-//! Each attribute is drawn from its own stream keyed by the entity's id, so a citizen's
-//! profile is the same whether 1 or 16 threads generate the population, and changing,
-//! say, the number of favourites does not change anyone's interests.
+//! Nothing about a citizen is stored: every static attribute is a pure function of
+//! (seed, citizen id), cheap enough to recompute when needed (a few nanoseconds to a few
+//! tens). That is what lets the same model run for a village or for 1.4 billion people
+//! in the same memory per citizen (8 bytes, the engine's `Member`), and what makes the
+//! population identical whatever the number of threads or shards.
+//!
+//! Each citizen has [`INTERESTS`] interest topics drawn by topic popularity, with weights
+//! from a flat Dirichlet (sorted: the first is the main interest). Favourites and followed
+//! KOLs come from those topics, by popularity within the topic.
 
 use crate::world::WorldConfig;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use xinyong_engine::{CitizenId, Directory, GroupId, KolId, ProductId, ProductSpec};
-use xinyong_random::dist::{ZipfTable, dirichlet, gamma};
-use xinyong_random::{Key, Stream, math};
+use xinyong_random::dist::{ZipfTable, gamma};
+use xinyong_random::{Draws, Key, Stream, math};
+
+/// Interest topics per citizen.
+pub const INTERESTS: usize = 3;
+/// Resolution of the tables that turn one uniform draw into a propensity or a disposition.
+const LEVELS: usize = 4096;
+/// Fixed-point unit of propensities (per day), so that sums are exact in any order.
+pub const PROPENSITY_UNIT: f64 = 1e-12;
 
 /// Topic index of the travel category (one past the interest topics).
 pub fn travel_category(world: &WorldConfig) -> u16 {
@@ -22,6 +35,8 @@ pub struct ProductInfo {
     pub spec: ProductSpec,
     /// Daily probability of a scandal.
     pub scandal_rate: f64,
+    /// Rank within its topic (0 = most popular).
+    pub rank: u32,
 }
 
 /// The catalogue: products by topic, most popular first.
@@ -40,12 +55,11 @@ impl Catalogue {
         let c = &world.commerce;
         let mut products = Vec::new();
         let mut by_topic = vec![Vec::new(); world.topics as usize];
-        let sigma = c.price_sigma;
         for topic in 0..world.topics {
             for rank in 0..c.products_per_topic {
                 let id = products.len() as u64;
                 let mut d = Key::new(seed, Stream::Product, 0, id).draws();
-                let price = c.price_median_yuan * math::exp(sigma * d.normal());
+                let price = c.price_median_yuan * math::exp(c.price_sigma * d.normal());
                 let hazard = c.scandal_rate * gamma(&mut d, 0.5) / 0.5;
                 by_topic[topic as usize].push(ProductId(id as u32));
                 products.push(ProductInfo {
@@ -57,6 +71,7 @@ impl Catalogue {
                         travel: false,
                     },
                     scandal_rate: hazard.min(1.0),
+                    rank,
                 });
             }
         }
@@ -78,13 +93,14 @@ impl Catalogue {
                     travel: true,
                 },
                 scandal_rate: 0.0,
+                rank: i,
             });
         }
         Catalogue { products, by_topic, travel, topic_popularity: ZipfTable::new(c.products_per_topic as usize, 1.0) }
     }
 
     /// A product of a topic, drawn by popularity.
-    pub fn popular_in(&self, topic: usize, draws: &mut xinyong_random::Draws) -> ProductId {
+    pub fn popular_in(&self, topic: usize, draws: &mut Draws) -> ProductId {
         self.by_topic[topic][self.topic_popularity.sample(draws)]
     }
 }
@@ -124,34 +140,10 @@ impl Kols {
     }
 
     /// A KOL of a topic, drawn by popularity (None when the topic has no KOL).
-    pub fn popular_in(&self, topic: usize, draws: &mut xinyong_random::Draws) -> Option<KolId> {
+    pub fn popular_in(&self, topic: usize, draws: &mut Draws) -> Option<KolId> {
         let table = self.zipf_by_topic[topic].as_ref()?;
         Some(self.by_topic[topic][table.sample(draws)])
     }
-}
-
-/// Every citizen's static attributes, in flat arrays indexed by citizen id.
-#[derive(Clone, Debug)]
-pub struct Population {
-    pub topics: usize,
-    /// Interest profiles, row-major (`topics` values per citizen), each summing to 1.
-    pub profiles: Vec<f32>,
-    pub main_topic: Vec<u8>,
-    /// Daily probability of misconduct.
-    pub propensity: Vec<f32>,
-    /// Mean orders per day.
-    pub buy_rate: Vec<f32>,
-    /// Lasting leniency in answering notices (log-odds of "expel").
-    pub disposition: Vec<f32>,
-    /// For judgement debtors: the day offset (0..report_days) of their monthly report;
-    /// `u16::MAX` for everyone else.
-    pub debt_offset: Vec<u16>,
-    pub region: Vec<u16>,
-    pub favourites_per_citizen: usize,
-    pub favourites: Vec<ProductId>,
-    pub follows_per_citizen: usize,
-    /// `u32::MAX` pads a citizen's list when fewer KOLs exist.
-    pub follows: Vec<KolId>,
 }
 
 /// Topic weights ∝ rank^(−exponent) (topic 0 the most popular).
@@ -159,236 +151,340 @@ pub fn topic_weights(world: &WorldConfig) -> Vec<f64> {
     (0..world.topics).map(|t| math::pow(t as f64 + 1.0, -world.interests.popularity_exponent)).collect()
 }
 
-struct CitizenDraw {
-    profile: Vec<f32>,
-    main_topic: u8,
-    propensity: f32,
-    buy_rate: f32,
-    disposition: f32,
-    debt_offset: u16,
-    region: u16,
-    favourites: Vec<ProductId>,
-    follows: Vec<KolId>,
+/// A citizen's interests: topics (main first) and their weights (summing to 1, descending).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interests {
+    pub topics: [u8; INTERESTS],
+    pub weights: [f32; INTERESTS],
 }
 
-impl Population {
-    pub fn generate(
-        world: &WorldConfig,
-        citizens: u32,
-        seed: u64,
-        catalogue: &Catalogue,
-        kols: &Kols,
-        topic_weights: &[f64],
-    ) -> Population {
-        let topics = world.topics as usize;
-        let total: f64 = topic_weights.iter().sum();
-        let alpha: Vec<f64> =
-            topic_weights.iter().map(|w| world.interests.concentration * topics as f64 * w / total).collect();
-        let regions = ZipfTable::new(world.regions as usize, 0.6);
-        let f = world.commerce.favourites as usize;
-        let k = world.kols.follows_per_citizen as usize;
-        let draws: Vec<CitizenDraw> = (0..citizens)
-            .into_par_iter()
-            .map(|i| {
-                let id = i as u64;
-                let mut d = Key::new(seed, Stream::Profile, 0, id).draws();
-                let mut draw = vec![0.0f64; topics];
-                dirichlet(&mut d, &alpha, &mut draw);
-                let profile: Vec<f32> = draw.iter().map(|&x| x as f32).collect();
-                let main_topic = profile
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                    .map(|(t, _)| t)
-                    .unwrap_or(0) as u8;
-                let m = &world.misconduct;
-                let mut d = Key::new(seed, Stream::Propensity, 0, id).draws();
-                let propensity = (m.daily_rate_mean * gamma(&mut d, m.heterogeneity) / m.heterogeneity).min(1.0);
-                let mut d = Key::new(seed, Stream::Budget, 0, id).draws();
-                // Between 0 and twice the mean: simple and bounded (orders use thinning).
-                let buy_rate = world.commerce.buy_rate_mean * 2.0 * d.uniform();
-                let disposition =
-                    world.voting.disposition_sd * Key::new(seed, Stream::Disposition, 0, id).draws().normal();
-                let region = regions.sample(&mut Key::new(seed, Stream::Region, 0, id).draws()) as u16;
-                let mut d = Key::new(seed, Stream::Propensity, 1, id).draws();
-                let debt_offset =
-                    if d.bernoulli(m.debtor_share) { d.below(m.debtor_report_days as u64) as u16 } else { u16::MAX };
-                let mut d = Key::new(seed, Stream::Favourites, 0, id).draws();
-                let mut favourites = Vec::with_capacity(f);
-                let weights: Vec<f64> = profile.iter().map(|&x| x as f64).collect();
-                let mut tries = 0;
-                while favourites.len() < f && tries < 16 * f {
-                    tries += 1;
-                    let topic = d.weighted_index(&weights);
-                    let p = catalogue.popular_in(topic, &mut d);
-                    if !favourites.contains(&p) {
-                        favourites.push(p);
-                    }
-                }
-                while favourites.len() < f {
-                    favourites.push(ProductId(u32::MAX));
-                }
-                let mut d = Key::new(seed, Stream::Follows, 0, id).draws();
-                let mut follows = Vec::with_capacity(k);
-                let mut tries = 0;
-                while follows.len() < k && tries < 16 * k.max(1) {
-                    tries += 1;
-                    let topic = d.weighted_index(&weights);
-                    if let Some(kol) = kols.popular_in(topic, &mut d)
-                        && !follows.contains(&kol)
-                    {
-                        follows.push(kol);
-                    }
-                }
-                while follows.len() < k {
-                    follows.push(KolId(u32::MAX));
-                }
-                CitizenDraw {
-                    profile,
-                    main_topic,
-                    propensity: propensity as f32,
-                    buy_rate: buy_rate as f32,
-                    disposition: disposition as f32,
-                    debt_offset,
-                    region,
-                    favourites,
-                    follows,
-                }
-            })
-            .collect();
-        let n = citizens as usize;
-        let mut p = Population {
-            topics,
-            profiles: Vec::with_capacity(n * topics),
-            main_topic: Vec::with_capacity(n),
-            propensity: Vec::with_capacity(n),
-            buy_rate: Vec::with_capacity(n),
-            disposition: Vec::with_capacity(n),
-            debt_offset: Vec::with_capacity(n),
-            region: Vec::with_capacity(n),
-            favourites_per_citizen: f,
-            favourites: Vec::with_capacity(n * f),
-            follows_per_citizen: k,
-            follows: Vec::with_capacity(n * k),
-        };
-        for c in draws {
-            p.profiles.extend(c.profile);
-            p.main_topic.push(c.main_topic);
-            p.propensity.push(c.propensity);
-            p.buy_rate.push(c.buy_rate);
-            p.disposition.push(c.disposition);
-            p.debt_offset.push(c.debt_offset);
-            p.region.push(c.region);
-            p.favourites.extend(c.favourites);
-            p.follows.extend(c.follows);
-        }
-        p
+impl Interests {
+    pub fn main(&self) -> u8 {
+        self.topics[0]
     }
 
-    pub fn len(&self) -> usize {
-        self.main_topic.len()
+    /// The grouping key: topics in order, then the main weight (coarse).
+    pub fn key(&self) -> (u8, u8, u8) {
+        (self.topics[0], self.topics[1], self.topics[2])
+    }
+}
+
+/// Equal-probability levels of a distribution: `levels[i]` is the mean of the i-th of
+/// `LEVELS` equal slices of a large, fixed sample. One uniform draw then picks a level.
+fn levels(sample: impl Fn(&mut Draws) -> f64) -> Vec<f64> {
+    const PER_LEVEL: usize = 64;
+    // The table depends only on the distribution's parameters, not on the run's seed.
+    let mut values: Vec<f64> =
+        (0..LEVELS * PER_LEVEL).map(|i| sample(&mut Key::new(0, Stream::Tables, 0, i as u64).draws())).collect();
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.chunks(PER_LEVEL).map(|c| c.iter().sum::<f64>() / PER_LEVEL as f64).collect()
+}
+
+/// Everything about synthetic citizens, regenerated from (seed, id).
+#[derive(Clone, Debug)]
+pub struct People {
+    seed: u64,
+    topics: usize,
+    citizens: u32,
+    topic_cumulative: Vec<f64>,
+    propensity_levels: Vec<f64>,
+    propensity_fixed: Vec<u64>,
+    disposition_levels: Vec<f64>,
+    buy_rate_mean: f64,
+    debtor_share: f64,
+    debtor_days: u32,
+    favourites: usize,
+    follows: usize,
+    regions: ZipfTable,
+    catalogue_by_topic: Vec<Vec<ProductId>>,
+    product_popularity: ZipfTable,
+    kols: Kols,
+}
+
+impl People {
+    pub fn new(world: &WorldConfig, citizens: u32, seed: u64, catalogue: &Catalogue, kols: &Kols) -> People {
+        let weights = topic_weights(world);
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let topic_cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        let m = &world.misconduct;
+        let (mean, shape) = (m.daily_rate_mean, m.heterogeneity);
+        let propensity_levels: Vec<f64> = levels(|d| (mean * gamma(d, shape) / shape).min(1.0));
+        let propensity_fixed = propensity_levels.iter().map(|p| (p / PROPENSITY_UNIT).round() as u64).collect();
+        let sd = world.voting.disposition_sd;
+        let disposition_levels = levels(|d| sd * d.normal());
+        People {
+            seed,
+            topics: world.topics as usize,
+            citizens,
+            topic_cumulative,
+            propensity_levels,
+            propensity_fixed,
+            disposition_levels,
+            buy_rate_mean: world.commerce.buy_rate_mean,
+            debtor_share: m.debtor_share,
+            debtor_days: m.debtor_report_days,
+            favourites: world.commerce.favourites as usize,
+            follows: world.kols.follows_per_citizen as usize,
+            regions: ZipfTable::new(world.regions as usize, 0.6),
+            catalogue_by_topic: catalogue.by_topic.clone(),
+            product_popularity: catalogue.topic_popularity.clone(),
+            kols: kols.clone(),
+        }
+    }
+
+    pub fn len(&self) -> u32 {
+        self.citizens
     }
 
     pub fn is_empty(&self) -> bool {
-        self.main_topic.is_empty()
+        self.citizens == 0
     }
 
-    pub fn profile(&self, c: CitizenId) -> &[f32] {
-        &self.profiles[c.index() * self.topics..(c.index() + 1) * self.topics]
+    pub fn topics(&self) -> usize {
+        self.topics
     }
 
-    pub fn favourites_of(&self, c: CitizenId) -> &[ProductId] {
-        let f = self.favourites_per_citizen;
-        &self.favourites[c.index() * f..(c.index() + 1) * f]
+    fn topic_draw(&self, d: &mut Draws) -> u8 {
+        let u = d.uniform();
+        self.topic_cumulative.partition_point(|&c| c <= u).min(self.topics - 1) as u8
     }
 
-    pub fn follows_of(&self, c: CitizenId) -> &[KolId] {
-        let k = self.follows_per_citizen;
-        &self.follows[c.index() * k..(c.index() + 1) * k]
+    /// Interest topics (distinct, by popularity) and weights (flat Dirichlet, sorted).
+    pub fn interests(&self, c: CitizenId) -> Interests {
+        let mut d = Key::new(self.seed, Stream::Profile, 0, c.0 as u64).draws();
+        let mut topics = [0u8; INTERESTS];
+        let n = INTERESTS.min(self.topics);
+        for i in 0..n {
+            // Rejection keeps topics distinct; bounded, then the first unused topic.
+            let mut t = self.topic_draw(&mut d);
+            let mut tries = 0;
+            while topics[..i].contains(&t) && tries < 64 {
+                t = self.topic_draw(&mut d);
+                tries += 1;
+            }
+            if topics[..i].contains(&t) {
+                t = (0..self.topics as u8).find(|x| !topics[..i].contains(x)).expect("enough topics");
+            }
+            topics[i] = t;
+        }
+        // Spacings of sorted uniforms are a flat Dirichlet; sorted descending.
+        let mut cuts = [0f64; INTERESTS];
+        for cut in cuts.iter_mut().take(n - 1) {
+            *cut = d.uniform();
+        }
+        cuts[..n - 1].sort_by(|a, b| a.total_cmp(b));
+        let mut weights = [0f32; INTERESTS];
+        let mut last = 0.0;
+        for i in 0..n {
+            let next = if i + 1 < n { cuts[i] } else { 1.0 };
+            weights[i] = (next - last) as f32;
+            last = next;
+        }
+        weights[..n].sort_by(|a, b| b.total_cmp(a));
+        for i in n..INTERESTS {
+            topics[i] = topics[0];
+        }
+        Interests { topics, weights }
+    }
+
+    /// The dense interest profile over all topics (for grouping and placement).
+    pub fn profile(&self, c: CitizenId, out: &mut [f32]) {
+        assert_eq!(out.len(), self.topics);
+        out.iter_mut().for_each(|x| *x = 0.0);
+        let i = self.interests(c);
+        for (t, w) in i.topics.iter().zip(i.weights) {
+            out[*t as usize] += w;
+        }
+    }
+
+    fn propensity_index(&self, c: CitizenId) -> usize {
+        (Key::new(self.seed, Stream::Propensity, 0, c.0 as u64).uniform() * LEVELS as f64) as usize
+    }
+
+    /// Daily probability of (camera-visible) misconduct.
+    pub fn propensity(&self, c: CitizenId) -> f64 {
+        self.propensity_levels[self.propensity_index(c)]
+    }
+
+    /// The propensity in fixed point (units of [`PROPENSITY_UNIT`]), for exact sums.
+    pub fn propensity_fixed(&self, c: CitizenId) -> u64 {
+        self.propensity_fixed[self.propensity_index(c)]
+    }
+
+    /// Mean individual orders per day (uniform between 0 and twice the world's mean).
+    pub fn buy_rate(&self, c: CitizenId) -> f64 {
+        self.buy_rate_mean * 2.0 * Key::new(self.seed, Stream::Budget, 0, c.0 as u64).uniform()
+    }
+
+    /// Lasting leniency when answering notices (log-odds of "expel").
+    pub fn disposition(&self, c: CitizenId) -> f64 {
+        let u = Key::new(self.seed, Stream::Disposition, 0, c.0 as u64).uniform();
+        self.disposition_levels[(u * LEVELS as f64) as usize]
+    }
+
+    /// For a court debtor: the day (mod `debtor_report_days`) of their report.
+    pub fn debt_offset(&self, c: CitizenId) -> Option<u32> {
+        if self.debtor_share <= 0.0 {
+            return None;
+        }
+        let mut d = Key::new(self.seed, Stream::Propensity, 1, c.0 as u64).draws();
+        d.bernoulli(self.debtor_share).then(|| d.below(self.debtor_days as u64) as u32)
+    }
+
+    pub fn region(&self, c: CitizenId) -> u16 {
+        self.regions.sample(&mut Key::new(self.seed, Stream::Region, 0, c.0 as u64).draws()) as u16
+    }
+
+    /// The topic slot of favourite `i` (favourites go round the interests, main first).
+    fn slot(i: usize) -> usize {
+        i % INTERESTS
+    }
+
+    /// Favourite number `i` (0-based, < favourites per citizen); may repeat another.
+    pub fn favourite(&self, c: CitizenId, interests: &Interests, i: usize) -> ProductId {
+        let topic = interests.topics[Self::slot(i)] as usize;
+        let mut d = Key::new(self.seed, Stream::Favourites, i as u64, c.0 as u64).draws();
+        self.catalogue_by_topic[topic][self.product_popularity.sample(&mut d)]
+    }
+
+    /// How many favourites each citizen has.
+    pub fn favourite_count(&self) -> usize {
+        self.favourites
+    }
+
+    /// Whether `p` (of topic `category`) is one of `c`'s favourites.
+    pub fn is_favourite(&self, c: CitizenId, product: ProductId, category: u16) -> bool {
+        if category as usize >= self.topics {
+            return false; // tickets are nobody's favourite
+        }
+        let interests = self.interests(c);
+        (0..self.favourites)
+            .filter(|&i| interests.topics[Self::slot(i)] as u16 == category)
+            .any(|i| self.favourite(c, &interests, i) == product)
+    }
+
+    /// KOL number `j` that `c` follows (None when its topic has no KOL).
+    pub fn followed(&self, c: CitizenId, interests: &Interests, j: usize) -> Option<KolId> {
+        let topic = interests.topics[Self::slot(j)] as usize;
+        let mut d = Key::new(self.seed, Stream::Follows, j as u64, c.0 as u64).draws();
+        self.kols.popular_in(topic, &mut d)
+    }
+
+    pub fn follow_count(&self) -> usize {
+        self.follows
+    }
+
+    pub fn follows(&self, c: CitizenId, kol: KolId) -> bool {
+        let Some(&topic) = self.kols.topic.get(kol.index()) else { return false };
+        let interests = self.interests(c);
+        (0..self.follows)
+            .filter(|&j| interests.topics[Self::slot(j)] as u16 == topic)
+            .any(|j| self.followed(c, &interests, j) == Some(kol))
     }
 }
 
-/// The simulator's directory: generated people, and group centroids fixed at formation.
-#[derive(Clone, Debug)]
-pub struct SyntheticDirectory {
-    pub population: Population,
-    /// Group centroids, row-major (`topics` values per group).
-    pub centroids: Vec<f32>,
-    /// Groups by the main topic of their centroid.
-    pub groups_by_topic: Vec<Vec<GroupId>>,
-    pub group_topic: Vec<u8>,
-    /// Lasting leniency of each group (log-odds of "expel").
-    pub group_culture: Vec<f32>,
+/// What the simulator keeps per group (derived from members, updated as they move).
+#[derive(Clone, Debug, Default)]
+pub struct GroupState {
+    /// Mean interest profile at formation.
+    pub centroid: Vec<f32>,
+    /// The group's interest key (top three topics of the centroid).
+    pub key: (u8, u8, u8),
+    pub main_topic: u8,
+    /// Lasting leniency of the group (log-odds of "expel").
+    pub culture: f32,
+    /// Σ members' propensities, fixed point (exact in any order).
+    pub propensity_sum: u64,
+    /// Court debtors among the members: (report day offset, citizen), sorted.
+    pub debtors: Vec<(u32, CitizenId)>,
 }
 
 /// How many candidate groups a placement's first attempt considers.
 const PLACEMENT_SHORTLIST: usize = 16;
 
+/// The simulator's directory: regenerated people and per-group state.
+#[derive(Clone, Debug)]
+pub struct SyntheticDirectory {
+    pub people: People,
+    pub groups: Vec<GroupState>,
+    /// Groups by interest key, in id order (neighbouring ids are similar groups).
+    by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>>,
+    by_main_topic: Vec<Vec<GroupId>>,
+    /// Products' categories (for favourite checks).
+    categories: Vec<u16>,
+}
+
 impl SyntheticDirectory {
-    pub fn new(population: Population) -> SyntheticDirectory {
+    pub fn new(people: People, catalogue: &Catalogue) -> SyntheticDirectory {
+        let topics = people.topics();
         SyntheticDirectory {
-            population,
-            centroids: Vec::new(),
-            groups_by_topic: Vec::new(),
-            group_topic: Vec::new(),
-            group_culture: Vec::new(),
+            people,
+            groups: Vec::new(),
+            by_key: BTreeMap::new(),
+            by_main_topic: vec![Vec::new(); topics],
+            categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
         }
     }
 
-    /// Records the groups as formed: centroids, topics and cultures.
-    pub fn set_groups(&mut self, group_of: &[(CitizenId, GroupId)], group_count: u32, seed: u64, culture_sd: f64) {
-        let topics = self.population.topics;
+    /// Records the groups as formed: centroids, keys, cultures (before anyone joins them).
+    pub fn set_groups(&mut self, assignments: &[(CitizenId, GroupId)], group_count: u32, seed: u64, culture_sd: f64) {
+        let topics = self.people.topics();
         let g = group_count as usize;
         let mut sums = vec![0.0f64; g * topics];
         let mut counts = vec![0u32; g];
-        for &(c, group) in group_of {
+        let mut profile = vec![0.0f32; topics];
+        for &(c, group) in assignments {
             counts[group.index()] += 1;
-            for (s, &x) in
-                sums[group.index() * topics..(group.index() + 1) * topics].iter_mut().zip(self.population.profile(c))
-            {
+            self.people.profile(c, &mut profile);
+            for (s, &x) in sums[group.index() * topics..(group.index() + 1) * topics].iter_mut().zip(&profile) {
                 *s += x as f64;
             }
         }
-        self.centroids = sums
-            .chunks(topics)
-            .zip(&counts)
-            .flat_map(|(row, &n)| row.iter().map(move |&s| if n == 0 { 0.0 } else { (s / n as f64) as f32 }))
-            .collect();
-        self.group_topic = self
-            .centroids
-            .chunks(topics)
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                    .map(|(t, _)| t as u8)
-                    .unwrap_or(0)
+        self.groups = (0..g)
+            .map(|i| {
+                let n = counts[i].max(1) as f64;
+                let centroid: Vec<f32> = sums[i * topics..(i + 1) * topics].iter().map(|s| (s / n) as f32).collect();
+                let mut order: Vec<usize> = (0..topics).collect();
+                order.sort_by(|&a, &b| centroid[b].total_cmp(&centroid[a]).then(a.cmp(&b)));
+                let pick = |k: usize| order.get(k).copied().unwrap_or(order[0]) as u8;
+                GroupState {
+                    key: (pick(0), pick(1), pick(2)),
+                    main_topic: pick(0),
+                    centroid,
+                    culture: (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32,
+                    propensity_sum: 0,
+                    debtors: Vec::new(),
+                }
             })
             .collect();
-        self.groups_by_topic = vec![Vec::new(); topics];
-        for (i, &t) in self.group_topic.iter().enumerate() {
-            self.groups_by_topic[t as usize].push(GroupId(i as u32));
+        self.by_key.clear();
+        self.by_main_topic = vec![Vec::new(); topics];
+        for (i, state) in self.groups.iter().enumerate() {
+            self.by_key.entry(state.key).or_default().push(GroupId(i as u32));
+            self.by_main_topic[state.main_topic as usize].push(GroupId(i as u32));
         }
-        self.group_culture = (0..group_count)
-            .map(|i| (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32)
-            .collect();
     }
 
-    fn similarity(&self, c: CitizenId, g: GroupId) -> f64 {
-        let topics = self.population.topics;
-        let a = self.population.profile(c);
-        let b = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
-        let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
-        for (&x, &y) in a.iter().zip(b) {
-            dot += x as f64 * y as f64;
-            na += x as f64 * x as f64;
-            nb += y as f64 * y as f64;
+    fn similarity(&self, interests: &Interests, g: GroupId) -> f64 {
+        let centroid = &self.groups[g.index()].centroid;
+        let (mut dot, mut own) = (0.0f64, 0.0f64);
+        for (t, w) in interests.topics.iter().zip(interests.weights) {
+            dot += w as f64 * centroid[*t as usize] as f64;
+            own += w as f64 * w as f64;
         }
-        if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+        let theirs: f64 = centroid.iter().map(|&x| x as f64 * x as f64).sum();
+        if own == 0.0 || theirs == 0.0 { 0.0 } else { dot / (own.sqrt() * theirs.sqrt()) }
     }
 
-    fn ranked(&self, c: CitizenId, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
-        let mut scored: Vec<(f64, GroupId)> = groups.iter().map(|&g| (self.similarity(c, g), g)).collect();
+    fn ranked(&self, interests: &Interests, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
+        let mut scored: Vec<(f64, GroupId)> = groups.iter().map(|&g| (self.similarity(interests, g), g)).collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         out.extend(scored.into_iter().take(keep).map(|(_, g)| g));
     }
@@ -396,29 +492,58 @@ impl SyntheticDirectory {
 
 impl Directory for SyntheticDirectory {
     fn is_favourite(&self, citizen: CitizenId, product: ProductId) -> bool {
-        self.population.favourites_of(citizen).contains(&product)
+        let category = self.categories.get(product.index()).copied().unwrap_or(u16::MAX);
+        self.people.is_favourite(citizen, product, category)
     }
 
     fn follows(&self, citizen: CitizenId, kol: KolId) -> bool {
-        self.population.follows_of(citizen).contains(&kol)
+        self.people.follows(citizen, kol)
     }
 
-    /// Attempt 0: the most similar groups sharing the citizen's main topic; attempt 1:
-    /// every group of that topic; attempt 2: every group (at once when no group shares
-    /// the topic). The engine takes the first with
-    /// room, preferring a group below `min_size`.
+    /// Attempt 0: the most similar groups with the citizen's interest key; attempt 1: the
+    /// most similar groups with their main topic; attempt 2: every group.
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
         out.clear();
-        let topic = self.population.main_topic[citizen.index()] as usize;
-        let same_topic = self.groups_by_topic.get(topic).map(|v| v.as_slice()).unwrap_or(&[]);
-        let all = || -> Vec<GroupId> { (0..groups.min(self.group_topic.len() as u32)).map(GroupId).collect() };
+        let interests = self.people.interests(citizen);
         match attempt {
-            // No group shares the citizen's main topic: go straight to every group.
-            0 | 1 if same_topic.is_empty() => self.ranked(citizen, &all(), usize::MAX, out),
-            0 => self.ranked(citizen, same_topic, PLACEMENT_SHORTLIST, out),
-            1 => self.ranked(citizen, same_topic, usize::MAX, out),
-            2 => self.ranked(citizen, &all(), usize::MAX, out),
+            0 => {
+                if let Some(same) = self.by_key.get(&interests.key()) {
+                    self.ranked(&interests, same, PLACEMENT_SHORTLIST, out);
+                }
+                if out.is_empty() {
+                    self.ranked(&interests, &self.by_main_topic[interests.main() as usize], PLACEMENT_SHORTLIST, out);
+                }
+            }
+            1 => self.ranked(&interests, &self.by_main_topic[interests.main() as usize], usize::MAX, out),
+            // Every group, ranked: only reached when no group of the citizen's main topic has room.
+            2 => {
+                let all: Vec<GroupId> = (0..groups.min(self.groups.len() as u32)).map(GroupId).collect();
+                self.ranked(&interests, &all, usize::MAX, out);
+            }
             _ => {}
+        }
+    }
+
+    fn joined(&mut self, citizen: CitizenId, group: GroupId) {
+        let p = self.people.propensity_fixed(citizen);
+        let debt = self.people.debt_offset(citizen);
+        let state = &mut self.groups[group.index()];
+        state.propensity_sum += p;
+        if let Some(offset) = debt {
+            let at = state.debtors.binary_search(&(offset, citizen)).unwrap_or_else(|e| e);
+            state.debtors.insert(at, (offset, citizen));
+        }
+    }
+
+    fn left(&mut self, citizen: CitizenId, group: GroupId) {
+        let p = self.people.propensity_fixed(citizen);
+        let debt = self.people.debt_offset(citizen);
+        let state = &mut self.groups[group.index()];
+        state.propensity_sum -= p;
+        if let Some(offset) = debt
+            && let Ok(at) = state.debtors.binary_search(&(offset, citizen))
+        {
+            state.debtors.remove(at);
         }
     }
 }
@@ -427,69 +552,96 @@ impl Directory for SyntheticDirectory {
 mod tests {
     use super::*;
 
-    fn small_world() -> (WorldConfig, Catalogue, Kols, Population) {
+    fn people(n: u32) -> (WorldConfig, Catalogue, Kols, People) {
         let world = WorldConfig::default();
         let weights = topic_weights(&world);
         let catalogue = Catalogue::generate(&world, 3);
-        let kols = Kols::generate(&world, 40_000, 3, &weights);
-        let population = Population::generate(&world, 40_000, 3, &catalogue, &kols, &weights);
-        (world, catalogue, kols, population)
+        let kols = Kols::generate(&world, n, 3, &weights);
+        let people = People::new(&world, n, 3, &catalogue, &kols);
+        (world, catalogue, kols, people)
     }
 
     #[test]
-    fn generation_does_not_depend_on_the_thread_count() {
-        let (world, catalogue, kols, _) = small_world();
-        let weights = topic_weights(&world);
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
-        let a = one.install(|| Population::generate(&world, 3000, 9, &catalogue, &kols, &weights));
-        let b = four.install(|| Population::generate(&world, 3000, 9, &catalogue, &kols, &weights));
-        assert_eq!(a.profiles, b.profiles);
-        assert_eq!(a.favourites, b.favourites);
-        assert_eq!(a.propensity, b.propensity);
-    }
-
-    #[test]
-    fn profiles_sum_to_one_and_favourites_follow_interests() {
-        let (world, catalogue, _, p) = small_world();
-        let mut aligned = 0;
-        for c in 0..p.len() as u32 {
-            let c = CitizenId(c);
-            let sum: f32 = p.profile(c).iter().sum();
-            assert!((sum - 1.0).abs() < 1e-4);
-            let main = p.main_topic[c.index()] as u16;
-            aligned +=
-                p.favourites_of(c).iter().filter(|f| catalogue.products[f.index()].spec.category == main).count();
+    fn interests_are_distinct_topics_with_sorted_weights_summing_to_one() {
+        let (world, _, _, p) = people(1000);
+        for c in 0..1000 {
+            let i = p.interests(CitizenId(c));
+            assert!(i.topics[0] != i.topics[1] && i.topics[1] != i.topics[2] && i.topics[0] != i.topics[2]);
+            assert!(i.topics.iter().all(|&t| (t as u32) < world.topics));
+            assert!(i.weights[0] >= i.weights[1] && i.weights[1] >= i.weights[2]);
+            assert!((i.weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
-        // Favourites come from the citizen's main topic far more often than chance (1 in 16).
-        let share = aligned as f64 / (p.len() * world.commerce.favourites as usize) as f64;
-        assert!(share > 4.0 / world.topics as f64, "share of favourites in the main topic: {share}");
+        // Regenerating gives the same answer.
+        assert_eq!(p.interests(CitizenId(7)), p.interests(CitizenId(7)));
+    }
+
+    #[test]
+    fn popular_topics_are_chosen_more() {
+        let (_, _, _, p) = people(20_000);
+        let mut counts = [0u32; 16];
+        for c in 0..20_000 {
+            counts[p.interests(CitizenId(c)).main() as usize] += 1;
+        }
+        assert!(counts[0] > 2 * counts[15], "{counts:?}");
+    }
+
+    #[test]
+    fn favourites_follow_interests_and_are_recognised() {
+        let (_, catalogue, _, p) = people(2000);
+        for c in 0..2000 {
+            let c = CitizenId(c);
+            let interests = p.interests(c);
+            for i in 0..p.favourite_count() {
+                let f = p.favourite(c, &interests, i);
+                let category = catalogue.products[f.index()].spec.category;
+                assert!(interests.topics.contains(&(category as u8)));
+                assert!(p.is_favourite(c, f, category), "{c} favourite {f}");
+            }
+        }
+        // A ticket is nobody's favourite.
+        let ticket = catalogue.travel[0];
+        assert!(!p.is_favourite(CitizenId(1), ticket, catalogue.products[ticket.index()].spec.category));
     }
 
     #[test]
     fn misconduct_is_heterogeneous_with_the_configured_mean() {
-        let (world, _, _, p) = small_world();
-        let mean = p.propensity.iter().map(|&x| x as f64).sum::<f64>() / p.len() as f64;
-        assert!((mean / world.misconduct.daily_rate_mean - 1.0).abs() < 0.2, "mean {mean}");
-        let mut sorted = p.propensity.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let top_decile: f32 = sorted[sorted.len() * 9 / 10..].iter().sum();
-        let all: f32 = sorted.iter().sum();
-        assert!(top_decile / all > 0.4, "the top tenth does a large share of the misconduct");
+        let (world, _, _, p) = people(40_000);
+        let mut v: Vec<f64> = (0..40_000).map(|c| p.propensity(CitizenId(c))).collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean / world.misconduct.daily_rate_mean - 1.0).abs() < 0.1, "mean {mean}");
+        v.sort_by(|a, b| a.total_cmp(b));
+        let top: f64 = v[v.len() * 9 / 10..].iter().sum();
+        assert!(top / v.iter().sum::<f64>() > 0.4, "the top tenth does a large share of the misconduct");
+        let fixed: u64 = (0..100).map(|c| p.propensity_fixed(CitizenId(c))).sum();
+        let float: f64 = (0..100).map(|c| p.propensity(CitizenId(c))).sum();
+        assert!((fixed as f64 * PROPENSITY_UNIT - float).abs() < 1e-9);
     }
 
     #[test]
     fn follower_counts_are_heavy_tailed() {
-        let (_, _, kols, p) = small_world();
+        let (_, _, kols, p) = people(40_000);
         let mut counts = vec![0u32; kols.len()];
-        for &k in &p.follows {
-            if k.0 != u32::MAX {
-                counts[k.index()] += 1;
+        for c in 0..40_000 {
+            let c = CitizenId(c);
+            let interests = p.interests(c);
+            for j in 0..p.follow_count() {
+                if let Some(k) = p.followed(c, &interests, j) {
+                    counts[k.index()] += 1;
+                    assert!(p.follows(c, k));
+                }
             }
         }
         counts.sort_unstable_by(|a, b| b.cmp(a));
         assert!(counts.len() >= 20, "{} KOLs", counts.len());
         let median = counts[counts.len() / 2].max(1);
         assert!(counts[0] >= 4 * median, "top {} vs median {}", counts[0], median);
+    }
+
+    #[test]
+    fn about_the_configured_share_are_court_debtors() {
+        let (world, _, _, p) = people(50_000);
+        let debtors = (0..50_000).filter(|&c| p.debt_offset(CitizenId(c)).is_some()).count();
+        let expected = 50_000.0 * world.misconduct.debtor_share;
+        assert!((debtors as f64 - expected).abs() < 5.0 * expected.sqrt(), "{debtors} vs {expected}");
     }
 }

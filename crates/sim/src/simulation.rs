@@ -8,7 +8,8 @@
 //! and applied in a fixed order, and the result does not depend on the thread count.
 
 use crate::metrics::{MetricsRow, percentile_sorted};
-use crate::population::{Catalogue, Kols, Population, SyntheticDirectory, topic_weights};
+use crate::population::PROPENSITY_UNIT;
+use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
 use crate::world::VotingModel;
 use rayon::prelude::*;
@@ -323,8 +324,7 @@ impl Simulation {
 
     /// Whether a judgement debtor's monthly report falls today.
     fn debt_due(&self, c: CitizenId, d: Day) -> bool {
-        let offset = self.engine.directory().population.debt_offset[c.index()];
-        offset != u16::MAX && d % self.scenario.world.misconduct.debtor_report_days == offset as u32
+        self.engine.directory().people.debt_offset(c) == Some(d % self.scenario.world.misconduct.debtor_report_days)
     }
 
     fn campaign_multiplier(&self, d: Day) -> f64 {
@@ -339,23 +339,25 @@ impl Simulation {
     fn group_actions(&self, d: Day, g: GroupId) -> [Vec<Action>; 3] {
         let engine = &self.engine;
         let world = &self.scenario.world;
-        let pop = &engine.directory().population;
+        let directory = engine.directory();
+        let people = &directory.people;
+        let state = &directory.groups[g.index()];
         let group = engine.group(g).expect("group exists");
         let members = group.members();
         let mut incidents = Vec::new();
         let mut answers = Vec::new();
         let mut orders = Vec::new();
         if !members.is_empty() {
-            // Cameras: true incidents (detected misconduct) and false identifications.
-            let detection = world.cameras.detection_rate;
-            let total: f64 = members.iter().map(|m| pop.propensity[m.citizen.index()] as f64).sum();
+            // Cameras: true incidents (detected misconduct), offender in proportion to propensity.
+            let total = state.propensity_sum;
             let mut draws = Key::new(self.seed, Stream::Incident, d as u64, g.0 as u64).draws();
-            let n_true = poisson(&mut draws, detection * total);
+            let mean = world.cameras.detection_rate * total as f64 * PROPENSITY_UNIT;
+            let n_true = poisson(&mut draws, mean);
             for _ in 0..n_true {
-                let mut target = draws.uniform() * total;
+                let mut target = (draws.uniform() * total as f64) as u64;
                 let mut offender = members[members.len() - 1].citizen;
                 for m in members {
-                    let p = pop.propensity[m.citizen.index()] as f64;
+                    let p = people.propensity_fixed(m.citizen);
                     if target < p {
                         offender = m.citizen;
                         break;
@@ -369,9 +371,10 @@ impl Simulation {
                 });
             }
             // Judgement debtors are reported by the courts every `debtor_report_days`.
-            for m in members {
-                if self.debt_due(m.citizen, d) {
-                    incidents.push(Action::Incident { citizen: m.citizen, kind: self.debtor_kind, innocent: false });
+            let today = d % world.misconduct.debtor_report_days;
+            for &(offset, citizen) in &state.debtors {
+                if offset == today {
+                    incidents.push(Action::Incident { citizen, kind: self.debtor_kind, innocent: false });
                 }
             }
             let mut draws = Key::new(self.seed, Stream::FalseIdentification, d as u64, g.0 as u64).draws();
@@ -402,13 +405,13 @@ impl Simulation {
     fn groupless_actions(&self, d: Day) -> [Vec<Action>; 3] {
         let engine = &self.engine;
         let world = &self.scenario.world;
-        let pop = &engine.directory().population;
+        let people = &engine.directory().people;
         let mut incidents = Vec::new();
         let mut orders = Vec::new();
         for entry in engine.groupless() {
             let c = entry.member.citizen;
             let mut draws = Key::new(self.seed, Stream::Incident, d as u64, (1u64 << 40) | c.0 as u64).draws();
-            let n_true = poisson(&mut draws, world.cameras.detection_rate * pop.propensity[c.index()] as f64);
+            let n_true = poisson(&mut draws, world.cameras.detection_rate * people.propensity(c));
             for _ in 0..n_true {
                 incidents.push(Action::Incident { citizen: c, kind: self.random_kind(&mut draws), innocent: false });
             }
@@ -441,7 +444,7 @@ impl Simulation {
     ) {
         let world = &self.scenario.world;
         let c = &world.commerce;
-        let pop = &self.engine.directory().population;
+        let people = &self.engine.directory().people;
         let multiplier = self.campaign_multiplier(d);
         if size == 0 {
             return;
@@ -451,7 +454,7 @@ impl Simulation {
         // The group buy: a deal of the day from the group's main topic; its appeal varies.
         if let Some(g) = group
             && c.deal_rate > 0.0
-            && let Some(&topic) = self.engine.directory().group_topic.get(g.index())
+            && let Some(topic) = self.engine.directory().groups.get(g.index()).map(|s| s.main_topic)
         {
             let mut draws = Key::new(self.seed, Stream::Deal, d as u64, g.0 as u64).draws();
             let product = self.catalogue.popular_in(topic as usize, &mut draws);
@@ -476,7 +479,7 @@ impl Simulation {
         for _ in 0..candidates {
             let buyer = members[draws.below(size as u64) as usize];
             // Thinning: each citizen buys at their own rate.
-            let rate = pop.buy_rate[buyer.index()] as f64 * multiplier;
+            let rate = people.buy_rate(buyer) * multiplier;
             if draws.uniform() * max_rate >= rate {
                 continue;
             }
@@ -494,20 +497,19 @@ impl Simulation {
     }
 
     fn kol_or_favourite(&self, buyer: CitizenId, draws: &mut Draws) -> (ProductId, Option<KolId>) {
-        let pop = &self.engine.directory().population;
+        let people = &self.engine.directory().people;
         let conversion = self.scenario.world.kols.conversion;
-        for &kol in pop.follows_of(buyer) {
-            if kol.0 == u32::MAX {
-                continue;
-            }
+        let interests = people.interests(buyer);
+        for j in 0..people.follow_count() {
+            let Some(kol) = people.followed(buyer, &interests, j) else { continue };
             let credibility = self.engine.kols()[kol.index()].credibility;
             let product = self.promoted[kol.index()];
             if product.0 != u32::MAX && draws.bernoulli(conversion * credibility) {
                 return (product, Some(kol));
             }
         }
-        let favourites = pop.favourites_of(buyer);
-        (favourites[draws.below(favourites.len() as u64) as usize], None)
+        let i = draws.below(people.favourite_count() as u64) as usize;
+        (people.favourite(buyer, &interests, i), None)
     }
 
     /// A recipient's answer to a notice, by the scenario's voting model.
@@ -528,9 +530,9 @@ impl Simulation {
         let score = engine.score_of_member(&member);
         let rules = &self.rules;
         let tier = rules.tier(member.tier);
-        let pop = &engine.directory().population;
-        let mut z = v.intercept + pop.disposition[voter.index()] as f64;
-        z += engine.directory().group_culture.get(g.index()).copied().unwrap_or(0.0) as f64;
+        let directory = engine.directory();
+        let mut z = v.intercept + directory.people.disposition(voter);
+        z += directory.groups.get(g.index()).map(|s| s.culture).unwrap_or(0.0) as f64;
         // The points matter when the voter is close to a tier boundary, up or down.
         let gap_down = (score - tier.min_score + 1) as f64;
         let gap_up =
@@ -692,10 +694,10 @@ fn build_world(
     let weights = topic_weights(world);
     let catalogue = Catalogue::generate(world, seed);
     let kols = Kols::generate(world, n, seed, &weights);
-    let population = Population::generate(world, n, seed, &catalogue, &kols, &weights);
-    let assignments = crate::grouping::initial_groups(&population, rules, seed).map_err(SimulationError::Grouping)?;
+    let people = People::new(world, n, seed, &catalogue, &kols);
+    let assignments = crate::grouping::initial_groups(&people, rules).map_err(SimulationError::Grouping)?;
     let group_count = assignments.iter().map(|(_, g)| g.0 + 1).max().unwrap_or(0);
-    let mut directory = SyntheticDirectory::new(population);
+    let mut directory = SyntheticDirectory::new(people, &catalogue);
     directory.set_groups(&assignments, group_count, seed, world.voting.group_culture_sd);
     let ledger = if n <= scenario.run.ledger_max_citizens { LedgerMode::Full } else { LedgerMode::Totals };
     let mut engine = Engine::new(rules.clone(), directory, EngineOptions { ledger, keep_history: false });
