@@ -17,7 +17,7 @@ pub const FOLLOWS_MAX: usize = 64;
 /// Most interest dimensions of a stored profile.
 pub const INTEREST_DIMS_MAX: usize = 64;
 
-pub trait Directory {
+pub trait Directory: Sync {
     /// Whether `product` is one of `citizen`'s favourites (the credit-tier discount applies).
     fn is_favourite(&self, citizen: CitizenId, product: ProductId) -> bool;
 

@@ -1,15 +1,20 @@
 //! The state machine: commands in, outcomes (or refusals) out, and the day close.
 //!
 //! Everything that changes state goes through a method here; each validates first and
-//! changes nothing when it refuses. The order of the day close is documented on
-//! [`Engine::close_day`] and in docs/model.md.
+//! changes nothing when it refuses. A day's work on one group is done by the functions of
+//! `group.rs`, which the id-addressed commands below call for one citizen at a time and
+//! [`Engine::run_day`] calls for whole groups through an [`Executor`]. The order of the day
+//! close is documented on [`Engine::close_day`] and in docs/model.md.
 
 use crate::directory::Directory;
-use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
-use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode};
-use crate::policy::{AbstainAs, Restriction, Rules};
-use crate::pricing::{self, Fen, PriceBreakdown};
+use crate::exec::{Executor, Sequential};
+use crate::group::{self, Ctx, DayAcc, GroupOut, Shifts};
+use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, ProductId, PromotionId};
+use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
+use crate::policy::{Restriction, Rules};
+use crate::pricing::{Fen, PriceBreakdown};
 use crate::refusal::Refusal;
+use crate::state::Kol;
 use crate::state::*;
 use crate::stats::ScoreHistogram;
 use serde::{Deserialize, Serialize};
@@ -28,21 +33,31 @@ const PLACEMENT_ATTEMPTS_MAX: u32 = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineOptions {
     pub ledger: LedgerMode,
-    /// Keep settled orders and old incidents forever (the service), or drop them once
-    /// no rule can refer to them again (large simulations).
+    /// Keep settled orders and every incident forever (the service).
     pub keep_history: bool,
+    /// Keep a citizen → group index (4 bytes a citizen). Without it, commands addressed by
+    /// citizen id are refused (except appeals) and drivers use [`Engine::run_day`].
+    pub index_citizens: bool,
+    /// Without `keep_history`: forget an incident this many days after its report unless an
+    /// appeal of it is pending (None: once the appeal window has passed).
+    pub incident_retention_days: Option<u32>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { ledger: LedgerMode::Full, keep_history: true }
+        EngineOptions {
+            ledger: LedgerMode::Full,
+            keep_history: true,
+            index_citizens: true,
+            incident_retention_days: None,
+        }
     }
 }
 
 /// What a placed order looks like before the day closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderReceipt {
-    pub order: OrderId,
+    pub order: crate::ids::OrderId,
     /// The price if the day closed now (the pool may still grow).
     pub provisional: PriceBreakdown,
     pub provisional_total: Fen,
@@ -91,15 +106,10 @@ pub struct DayReport {
     pub promotions: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Day-level counters kept by the engine between closes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct Today {
-    /// Incidents reported since the last close, waiting to be delivered.
-    reported: Vec<IncidentId>,
-    incident_counts: BTreeMap<CitizenId, u8>,
-    orders: Vec<Order>,
-    order_counts: BTreeMap<CitizenId, u16>,
-    #[serde(with = "crate::state::map_as_pairs")]
-    pools: BTreeMap<(GroupId, ProductId), u64>,
+    incidents_reported: u64,
     scandals: BTreeSet<ProductId>,
     orders_refused_travel: u64,
     orders_refused_other: u64,
@@ -107,6 +117,16 @@ struct Today {
     appeals_granted: u64,
     appeals_rejected: u64,
     promotions: u64,
+}
+
+/// The citizens with no group, and what they did today.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Groupless {
+    /// Sorted by citizen id.
+    members: Vec<GrouplessMember>,
+    today: GroupToday,
+    incident_counts: BTreeMap<CitizenId, u8>,
+    order_counts: BTreeMap<CitizenId, u16>,
 }
 
 /// A citizen as they can see themselves.
@@ -152,11 +172,14 @@ pub struct Engine<D> {
     options: EngineOptions,
     directory: D,
     day: Day,
+    citizens: u32,
     groups: Vec<Group>,
-    /// Sorted by citizen id.
-    groupless: Vec<GrouplessMember>,
-    /// Group of each citizen, or GROUPLESS.
-    locations: Vec<u32>,
+    groupless: Groupless,
+    /// Group of each citizen, or GROUPLESS (when `index_citizens`).
+    locations: Option<Vec<u32>>,
+    /// Without an index: where each citizen with pending appeals is, and how many they have
+    /// pending (the decision must find them to give points back).
+    appeal_locations: BTreeMap<CitizenId, (u32, u32)>,
     products: Vec<Product>,
     kols: Vec<Kol>,
     promotions: BTreeSet<PromotionId>,
@@ -168,6 +191,183 @@ pub struct Engine<D> {
     scores: ScoreHistogram,
 }
 
+/// A group's part of a day, handed to the driver by [`Engine::run_day`]: read the group,
+/// then act for its members with the same rules as the id-addressed commands.
+pub struct GroupDay<'x, 'a, D> {
+    ctx: &'x Ctx<'a, D>,
+    gid: GroupId,
+    group: &'x mut Group,
+    out: &'x mut GroupOut,
+    acc: &'x mut DayAcc,
+}
+
+impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
+    pub fn id(&self) -> GroupId {
+        self.gid
+    }
+
+    pub fn day(&self) -> Day {
+        self.ctx.day
+    }
+
+    pub fn group(&self) -> &Group {
+        self.group
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.group.members
+    }
+
+    pub fn open_notices(&self) -> &[NoticeBatch] {
+        &self.group.open
+    }
+
+    pub fn directory(&self) -> &D {
+        self.ctx.directory
+    }
+
+    pub fn rules(&self) -> &Rules {
+        self.ctx.rules
+    }
+
+    /// KOLs as they stand at the start of the day (credibility moves at the close).
+    pub fn kols(&self) -> &[Kol] {
+        self.ctx.kols
+    }
+
+    /// Reports an incident of today against the member in `slot`.
+    pub fn report_incident(&mut self, slot: usize, kind: u8) -> Result<IncidentId, Refusal> {
+        let citizen = self.group.members[slot].citizen;
+        let seq = self.group.today.incidents.iter().filter(|i| i.id.citizen == citizen).count() as u32;
+        let (members, today) = (&mut self.group.members, &mut self.group.today);
+        group::report_incident_at(
+            self.ctx,
+            &mut members[slot],
+            Some(self.gid),
+            today,
+            seq,
+            kind,
+            self.ctx.day,
+            self.out,
+            self.acc,
+        )
+    }
+
+    /// Answers open notice `batch` for its `recipient`-th recipient.
+    pub fn answer(&mut self, batch: usize, recipient: usize, answer: Answer) -> Result<(), Refusal> {
+        group::answer_at(&mut self.group.open[batch], self.ctx.day, recipient, answer)
+    }
+
+    /// Places an order for the member in `slot`.
+    pub fn place_order(
+        &mut self,
+        slot: usize,
+        product: ProductId,
+        units: u32,
+        via: Option<KolId>,
+    ) -> Result<OrderReceipt, Refusal> {
+        let member = self.group.members[slot];
+        let placed = self.group.today.orders.iter().filter(|o| o.id.citizen == member.citizen).count() as u32;
+        match group::check_order_at(self.ctx, &member, Some(self.gid), placed, product, units, via) {
+            Ok(order) => {
+                let pool = group::pool_units_in(&self.group.today, product) + units as u64;
+                let receipt = group::receipt(self.ctx, &order, pool);
+                self.group.today.orders.push(order);
+                Ok(receipt)
+            }
+            Err(refusal) => {
+                group::count_refusal(&refusal, self.acc);
+                Err(refusal)
+            }
+        }
+    }
+}
+
+/// The groupless citizens' part of a day, handed to the driver by [`Engine::run_day`].
+pub struct GrouplessDay<'x, 'a, D> {
+    ctx: &'x Ctx<'a, D>,
+    groupless: &'x mut Groupless,
+    out: &'x mut GroupOut,
+    acc: &'x mut DayAcc,
+}
+
+impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
+    pub fn members(&self) -> &[GrouplessMember] {
+        &self.groupless.members
+    }
+
+    pub fn day(&self) -> Day {
+        self.ctx.day
+    }
+
+    pub fn directory(&self) -> &D {
+        self.ctx.directory
+    }
+
+    pub fn kols(&self) -> &[Kol] {
+        self.ctx.kols
+    }
+
+    /// Reports an incident of today against the groupless citizen at `index`.
+    pub fn report_incident(&mut self, index: usize, kind: u8) -> Result<IncidentId, Refusal> {
+        let citizen = self.groupless.members[index].member.citizen;
+        let seq = self.groupless.incident_counts.get(&citizen).copied().unwrap_or(0) as u32;
+        let g = &mut *self.groupless;
+        let id = group::report_incident_at(
+            self.ctx,
+            &mut g.members[index].member,
+            None,
+            &mut g.today,
+            seq,
+            kind,
+            self.ctx.day,
+            self.out,
+            self.acc,
+        )?;
+        g.incident_counts.insert(citizen, seq as u8 + 1);
+        Ok(id)
+    }
+
+    /// Places an order for the groupless citizen at `index` (list price: no pool).
+    pub fn place_order(
+        &mut self,
+        index: usize,
+        product: ProductId,
+        units: u32,
+        via: Option<KolId>,
+    ) -> Result<OrderReceipt, Refusal> {
+        let member = self.groupless.members[index].member;
+        let placed = self.groupless.order_counts.get(&member.citizen).copied().unwrap_or(0) as u32;
+        match group::check_order_at(self.ctx, &member, None, placed, product, units, via) {
+            Ok(order) => {
+                let receipt = group::receipt(self.ctx, &order, units as u64);
+                self.groupless.today.orders.push(order);
+                self.groupless.order_counts.insert(member.citizen, placed as u16 + 1);
+                Ok(receipt)
+            }
+            Err(refusal) => {
+                group::count_refusal(&refusal, self.acc);
+                Err(refusal)
+            }
+        }
+    }
+}
+
+/// Builds the read-only context from the engine's fields (disjoint from groups).
+macro_rules! ctx {
+    ($e:expr) => {
+        Ctx {
+            rules: &$e.rules,
+            options: $e.options,
+            day: $e.day,
+            directory: &$e.directory,
+            products: &$e.products,
+            promotions: &$e.promotions,
+            kols: &$e.kols,
+        }
+    };
+}
+
 impl<D: Directory> Engine<D> {
     pub fn new(rules: Rules, directory: D, options: EngineOptions) -> Engine<D> {
         let scores = ScoreHistogram::new(rules.policy.score_min, rules.policy.score_max);
@@ -176,9 +376,11 @@ impl<D: Directory> Engine<D> {
             options,
             directory,
             day: 0,
+            citizens: 0,
             groups: Vec::new(),
-            groupless: Vec::new(),
-            locations: Vec::new(),
+            groupless: Groupless::default(),
+            locations: options.index_citizens.then(Vec::new),
+            appeal_locations: BTreeMap::new(),
             products: Vec::new(),
             kols: Vec::new(),
             promotions: BTreeSet::new(),
@@ -214,7 +416,7 @@ impl<D: Directory> Engine<D> {
     }
 
     pub fn citizen_count(&self) -> u32 {
-        self.locations.len() as u32
+        self.citizens
     }
 
     pub fn group_count(&self) -> u32 {
@@ -230,7 +432,7 @@ impl<D: Directory> Engine<D> {
     }
 
     pub fn groupless(&self) -> &[GrouplessMember] {
-        &self.groupless
+        &self.groupless.members
     }
 
     pub fn products(&self) -> &[Product] {
@@ -262,14 +464,14 @@ impl<D: Directory> Engine<D> {
         &self.settled
     }
 
-    /// Orders placed today, not yet settled.
-    pub fn pending_orders(&self) -> &[Order] {
-        &self.today.orders
+    /// Orders placed today, not yet settled (groups in id order, then the groupless).
+    pub fn pending_orders(&self) -> Vec<Order> {
+        self.groups.iter().map(|g| &g.today.orders).chain([&self.groupless.today.orders]).flatten().cloned().collect()
     }
 
     /// Units in a group's pool for a product today.
     pub fn pool_units(&self, group: GroupId, product: ProductId) -> u64 {
-        self.today.pools.get(&(group, product)).copied().unwrap_or(0)
+        self.groups.get(group.index()).map(|g| group::pool_units_in(&g.today, product)).unwrap_or(0)
     }
 
     pub fn is_promoted_today(&self, kol: KolId, product: ProductId) -> bool {
@@ -289,33 +491,48 @@ impl<D: Directory> Engine<D> {
         self.rules.policy.score_min + m.score_offset as i32
     }
 
+    /// Where a citizen is: from the index, or (without one) from the tracked location of
+    /// a pending appeal, the groupless list, or a scan of the groups.
     fn locate(&self, citizen: CitizenId) -> Result<Location, Refusal> {
-        let Some(&g) = self.locations.get(citizen.index()) else {
+        if citizen.0 >= self.citizens {
             return Err(Refusal::UnknownCitizen { citizen });
+        }
+        let hint = match &self.locations {
+            Some(index) => Some(index[citizen.index()]),
+            None => self.appeal_locations.get(&citizen).map(|&(location, _)| location),
         };
+        if let Some(g) = hint {
+            if let Some(at) = self.find_in(citizen, g) {
+                return Ok(at);
+            }
+            assert!(self.locations.is_none(), "the index says where {citizen} is");
+        }
+        if let Some(at) = self.find_in(citizen, GROUPLESS) {
+            return Ok(at);
+        }
+        // Without an index and without a hint: a scan (rare: appeals track their citizens).
+        (0..self.groups.len() as u32)
+            .find_map(|g| self.find_in(citizen, g))
+            .ok_or(Refusal::UnknownCitizen { citizen })
+            .inspect(|_| debug_assert!(self.locations.is_none()))
+    }
+
+    fn find_in(&self, citizen: CitizenId, g: u32) -> Option<Location> {
         if g == GROUPLESS {
-            let index = self
-                .groupless
+            self.groupless
+                .members
                 .binary_search_by_key(&citizen, |m| m.member.citizen)
-                .expect("a groupless citizen is in the groupless list");
-            Ok(Location::Groupless { index })
+                .ok()
+                .map(|index| Location::Groupless { index })
         } else {
-            let slot = self.groups[g as usize].slot(citizen).expect("a grouped citizen is among its group's members");
-            Ok(Location::Group { group: g, slot })
+            self.groups.get(g as usize)?.slot(citizen).map(|slot| Location::Group { group: g, slot })
         }
     }
 
     fn member_at(&self, at: Location) -> &Member {
         match at {
             Location::Group { group, slot } => &self.groups[group as usize].members[slot],
-            Location::Groupless { index } => &self.groupless[index].member,
-        }
-    }
-
-    fn member_at_mut(&mut self, at: Location) -> &mut Member {
-        match at {
-            Location::Group { group, slot } => &mut self.groups[group as usize].members[slot],
-            Location::Groupless { index } => &mut self.groupless[index].member,
+            Location::Groupless { index } => &self.groupless.members[index].member,
         }
     }
 
@@ -329,21 +546,15 @@ impl<D: Directory> Engine<D> {
     }
 
     pub fn group_of(&self, citizen: CitizenId) -> Result<Option<GroupId>, Refusal> {
-        match self.locations.get(citizen.index()) {
-            None => Err(Refusal::UnknownCitizen { citizen }),
-            Some(&GROUPLESS) => Ok(None),
-            Some(&g) => Ok(Some(GroupId(g))),
-        }
+        Ok(match self.locate(citizen)? {
+            Location::Group { group, .. } => Some(GroupId(group)),
+            Location::Groupless { .. } => None,
+        })
     }
 
     /// The score at which travel is no longer restricted, for a citizen at `score`.
     pub fn travel_score_needed(&self, score: i32) -> Option<i32> {
-        self.rules
-            .tiers
-            .iter()
-            .filter(|t| !t.restrictions.contains(Restriction::Travel) && t.min_score > score)
-            .map(|t| t.min_score)
-            .min()
+        self.rules.travel_score_needed(score)
     }
 
     pub fn view(&self, citizen: CitizenId) -> Result<CitizenView, Refusal> {
@@ -353,7 +564,7 @@ impl<D: Directory> Engine<D> {
         let score = self.score_of_member(&m);
         let (group, regroup_day) = match at {
             Location::Group { group, .. } => (Some(GroupId(group)), None),
-            Location::Groupless { index } => (None, Some(self.groupless[index].eligible_day)),
+            Location::Groupless { index } => (None, Some(self.groupless.members[index].eligible_day)),
         };
         let travel_banned = tier.restrictions.contains(Restriction::Travel);
         Ok(CitizenView {
@@ -395,18 +606,16 @@ impl<D: Directory> Engine<D> {
 
     /// Notices addressed to `citizen` that are still open (delivered, deadline not passed).
     pub fn notices_for(&self, citizen: CitizenId) -> Result<Vec<NoticeView>, Refusal> {
-        self.locate(citizen)?;
+        let at = self.locate(citizen)?;
         let mut out = Vec::new();
-        // A recipient may have left the group since delivery: look in every group's open notices
-        // only when needed; normally they are in the citizen's own group.
         let mut visit = |g: usize| {
             for batch in &self.groups[g].open {
                 if let Some(i) = batch.position(citizen) {
-                    let incident = &self.incidents[&batch.incident];
+                    let kind = self.incidents.get(&batch.incident).map(|x| x.kind).unwrap_or(0);
                     out.push(NoticeView {
                         incident: batch.incident,
                         offender: batch.offender,
-                        kind: incident.kind,
+                        kind,
                         group: GroupId(g as u32),
                         deadline: batch.deadline,
                         answer: batch.answers[i].answer(),
@@ -414,12 +623,23 @@ impl<D: Directory> Engine<D> {
                 }
             }
         };
-        match self.locations[citizen.index()] {
-            GROUPLESS => (0..self.groups.len()).for_each(&mut visit),
-            g => visit(g as usize),
+        // A recipient who left the group since delivery keeps their notice: look everywhere.
+        match at {
+            Location::Group { group, .. } => visit(group as usize),
+            Location::Groupless { .. } => (0..self.groups.len()).for_each(&mut visit),
         }
         out.sort_by_key(|n| n.incident);
         Ok(out)
+    }
+
+    fn require_index(&self, what: &str) -> Result<(), Refusal> {
+        if self.locations.is_none() {
+            return Err(Refusal::Unsupported {
+                what: what.to_string(),
+                reason: "this engine runs without a citizen index; drive it with run_day".into(),
+            });
+        }
+        Ok(())
     }
 
     // ----- set-up commands -------------------------------------------------------------
@@ -431,24 +651,26 @@ impl<D: Directory> Engine<D> {
 
     /// Registers `n` citizens at once; returns their id range.
     pub fn register_citizens(&mut self, n: u32) -> Result<std::ops::Range<u32>, Refusal> {
-        let first = self.locations.len() as u64;
+        let first = self.citizens as u64;
         if first + n as u64 > CITIZENS_MAX as u64 {
             return Err(Refusal::LimitReached { what: "citizens".into(), max: CITIZENS_MAX as u64 });
         }
         let offset = (self.rules.policy.initial_score - self.rules.policy.score_min) as u16;
         let tier = self.rules.tier_index(self.rules.policy.initial_score);
-        self.locations.reserve(n as usize);
-        self.groupless.reserve(n as usize);
+        if let Some(index) = self.locations.as_mut() {
+            index.resize(index.len() + n as usize, GROUPLESS);
+        }
+        self.groupless.members.reserve(n as usize);
         for i in 0..n {
             let citizen = CitizenId(first as u32 + i);
-            self.locations.push(GROUPLESS);
             // Ids only grow, so pushing keeps the groupless list sorted.
-            self.groupless.push(GrouplessMember {
+            self.groupless.members.push(GrouplessMember {
                 member: Member { citizen, score_offset: offset, tier, flags: 0 },
                 eligible_day: self.day,
             });
-            self.scores.add(offset);
         }
+        self.scores.add_many(offset, n as u64);
+        self.citizens += n;
         Ok(first as u32..first as u32 + n)
     }
 
@@ -464,9 +686,7 @@ impl<D: Directory> Engine<D> {
     /// Puts a groupless citizen into a group with room (operator's or grouping's decision).
     pub fn assign_group(&mut self, citizen: CitizenId, group: GroupId) -> Result<(), Refusal> {
         let at = self.locate(citizen)?;
-        let Some(g) = self.groups.get(group.index()) else {
-            return Err(Refusal::UnknownGroup { group });
-        };
+        let Some(g) = self.groups.get(group.index()) else { return Err(Refusal::UnknownGroup { group }) };
         if let Location::Group { group: current, .. } = at {
             return Err(Refusal::AlreadyInGroup { citizen, group: GroupId(current) });
         }
@@ -474,7 +694,7 @@ impl<D: Directory> Engine<D> {
             return Err(Refusal::GroupFull { group, max: self.rules.policy.groups.max_size });
         }
         let Location::Groupless { index } = at else { unreachable!() };
-        let entry = self.groupless.remove(index);
+        let entry = self.groupless.members.remove(index);
         self.insert_member(group, entry.member);
         Ok(())
     }
@@ -492,18 +712,27 @@ impl<D: Directory> Engine<D> {
         }
         let mut sizes: Vec<u32> = self.groups.iter().map(|g| g.size()).collect();
         sizes.resize(group_count as usize, 0);
-        let mut listed = vec![false; self.locations.len()];
-        for &(citizen, group) in assignments {
-            match self.locations.get(citizen.index()) {
-                None => return Err(Refusal::UnknownCitizen { citizen }),
-                Some(&GROUPLESS) => {}
-                Some(&g) => return Err(Refusal::AlreadyInGroup { citizen, group: GroupId(g) }),
+        let mut sorted = assignments.to_vec();
+        sorted.sort();
+        // Walk the sorted assignments and the sorted groupless list together.
+        let mut cursor = 0usize;
+        for (i, &(citizen, group)) in sorted.iter().enumerate() {
+            if citizen.0 >= self.citizens {
+                return Err(Refusal::UnknownCitizen { citizen });
             }
-            if std::mem::replace(&mut listed[citizen.index()], true) {
+            if i > 0 && sorted[i - 1].0 == citizen {
                 return Err(Refusal::InvalidValue {
                     field: "assignments".into(),
                     reason: format!("{citizen} is listed twice"),
                 });
+            }
+            let members = &self.groupless.members;
+            while cursor < members.len() && members[cursor].member.citizen < citizen {
+                cursor += 1;
+            }
+            if cursor == members.len() || members[cursor].member.citizen != citizen {
+                let group = self.group_of(citizen)?.expect("not groupless, so in a group");
+                return Err(Refusal::AlreadyInGroup { citizen, group });
             }
             sizes[group.index()] += 1;
             if sizes[group.index()] > max_size {
@@ -511,11 +740,16 @@ impl<D: Directory> Engine<D> {
             }
         }
         self.groups.resize_with(group_count as usize, Group::default);
-        let mut sorted = assignments.to_vec();
-        sorted.sort();
+        for (g, &size) in self.groups.iter_mut().zip(&sizes) {
+            g.members.reserve_exact(size as usize - g.members.len());
+        }
+        let mut cursor = 0usize;
         for &(citizen, group) in &sorted {
-            let index = self.groupless.binary_search_by_key(&citizen, |e| e.member.citizen).expect("checked groupless");
-            let member = self.groupless[index].member;
+            let members = &self.groupless.members;
+            while members[cursor].member.citizen < citizen {
+                cursor += 1;
+            }
+            let member = members[cursor].member;
             let g = &mut self.groups[group.index()];
             // Citizens arrive in id order, so pushing keeps members sorted unless the group
             // already had members with larger ids.
@@ -526,11 +760,21 @@ impl<D: Directory> Engine<D> {
                 }
                 _ => g.members.push(member),
             }
-            self.locations[citizen.index()] = group.0;
             self.directory.joined(citizen, group);
         }
-        let locations = &self.locations;
-        self.groupless.retain(|e| locations[e.member.citizen.index()] == GROUPLESS);
+        // Drop the placed citizens from the groupless list in one pass.
+        let mut next = sorted.iter().peekable();
+        self.groupless.members.retain(|e| {
+            while next.peek().is_some_and(|(c, _)| *c < e.member.citizen) {
+                next.next();
+            }
+            next.peek().is_none_or(|(c, _)| *c != e.member.citizen)
+        });
+        if let Some(index) = self.locations.as_mut() {
+            for &(citizen, group) in &sorted {
+                index[citizen.index()] = group.0;
+            }
+        }
         Ok(())
     }
 
@@ -539,30 +783,59 @@ impl<D: Directory> Engine<D> {
         match self.locate(citizen)? {
             Location::Groupless { .. } => Err(Refusal::NotInGroup { citizen }),
             Location::Group { group, slot } => {
-                self.take_member(group, slot, self.day);
+                let member = self.groups[group as usize].members.remove(slot);
+                self.directory.left(citizen, GroupId(group));
+                self.merge_into_groupless(vec![GrouplessMember { member, eligible_day: self.day }]);
                 Ok(())
             }
+        }
+    }
+
+    fn set_location(&mut self, citizen: CitizenId, location: u32) {
+        if let Some(index) = self.locations.as_mut() {
+            index[citizen.index()] = location;
+        }
+        if let Some(tracked) = self.appeal_locations.get_mut(&citizen) {
+            tracked.0 = location;
         }
     }
 
     fn insert_member(&mut self, group: GroupId, member: Member) {
         let g = &mut self.groups[group.index()];
         let at = g.members.binary_search_by_key(&member.citizen, |m| m.citizen).expect_err("not yet a member");
+        if g.members.len() == g.members.capacity() {
+            // Grow by little: groups are many and most never grow.
+            g.members.reserve_exact(8);
+        }
         g.members.insert(at, member);
         assert!(g.members.len() as u32 <= self.rules.policy.groups.max_size, "group sizes never exceed max_size");
-        self.locations[member.citizen.index()] = group.0;
+        self.set_location(member.citizen, group.0);
         self.directory.joined(member.citizen, group);
     }
 
-    fn take_member(&mut self, group: u32, slot: usize, eligible_day: Day) {
-        let member = self.groups[group as usize].members.remove(slot);
-        let at = self
-            .groupless
-            .binary_search_by_key(&member.citizen, |m| m.member.citizen)
-            .expect_err("a member is not also groupless");
-        self.groupless.insert(at, GrouplessMember { member, eligible_day });
-        self.locations[member.citizen.index()] = GROUPLESS;
-        self.directory.left(member.citizen, GroupId(group));
+    /// Merges new groupless entries into the sorted groupless list in one pass.
+    fn merge_into_groupless(&mut self, mut entries: Vec<GrouplessMember>) {
+        if entries.is_empty() {
+            return;
+        }
+        entries.sort_by_key(|e| e.member.citizen);
+        for e in &entries {
+            self.set_location(e.member.citizen, GROUPLESS);
+        }
+        let old = std::mem::take(&mut self.groupless.members);
+        let mut merged = Vec::with_capacity(old.len() + entries.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), entries.into_iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            debug_assert_ne!(x.member.citizen, y.member.citizen);
+            if x.member.citizen < y.member.citizen {
+                merged.push(a.next().expect("peeked"));
+            } else {
+                merged.push(b.next().expect("peeked"));
+            }
+        }
+        merged.extend(a);
+        merged.extend(b);
+        self.groupless.members = merged;
     }
 
     /// Adds a product to the catalogue.
@@ -662,6 +935,15 @@ impl<D: Directory> Engine<D> {
         Ok(id)
     }
 
+    fn orders_placed_today(&self, citizen: CitizenId, at: Location) -> u32 {
+        match at {
+            Location::Group { group, .. } => {
+                self.groups[group as usize].today.orders.iter().filter(|o| o.id.citizen == citizen).count() as u32
+            }
+            Location::Groupless { .. } => self.groupless.order_counts.get(&citizen).copied().unwrap_or(0) as u32,
+        }
+    }
+
     /// Prices an order as if placed now, without placing it.
     pub fn quote(
         &self,
@@ -670,8 +952,17 @@ impl<D: Directory> Engine<D> {
         units: u32,
         via: Option<KolId>,
     ) -> Result<Quote, Refusal> {
-        let order = self.check_order(citizen, product, units, via)?;
-        Ok(self.receipt(&order, self.pool_units_for(&order) + units as u64))
+        self.require_index("a quote by citizen id")?;
+        let at = self.locate(citizen)?;
+        let ctx = ctx!(self);
+        let (gid, today) = match at {
+            Location::Group { group, .. } => (Some(GroupId(group)), &self.groups[group as usize].today),
+            Location::Groupless { .. } => (None, &self.groupless.today),
+        };
+        let placed = self.orders_placed_today(citizen, at);
+        let order = group::check_order_at(&ctx, self.member_at(at), gid, placed, product, units, via)?;
+        let pool = if gid.is_some() { group::pool_units_in(today, product) } else { 0 } + units as u64;
+        Ok(group::receipt(&ctx, &order, pool))
     }
 
     /// Places an order (optionally bought in place through a KOL's promotion). The order
@@ -683,142 +974,80 @@ impl<D: Directory> Engine<D> {
         units: u32,
         via: Option<KolId>,
     ) -> Result<OrderReceipt, Refusal> {
-        let order = match self.check_order(citizen, product, units, via) {
-            Ok(order) => order,
-            Err(refusal) => {
-                if matches!(refusal, Refusal::TravelBanned { .. }) {
-                    self.today.orders_refused_travel += 1;
-                } else if !refusal.is_not_found() {
-                    self.today.orders_refused_other += 1;
-                }
-                return Err(refusal);
-            }
-        };
-        let pool = match order.group {
-            Some(g) => {
-                let units_now = self.today.pools.entry((g, product)).or_insert(0);
-                *units_now += units as u64;
-                *units_now
-            }
-            None => units as u64,
-        };
-        *self.today.order_counts.entry(citizen).or_insert(0) += 1;
-        let receipt = self.receipt(&order, pool);
-        self.today.orders.push(order);
-        Ok(receipt)
-    }
-
-    fn pool_units_for(&self, order: &Order) -> u64 {
-        order.group.map(|g| self.pool_units(g, order.product)).unwrap_or(0)
-    }
-
-    fn receipt(&self, order: &Order, pool_units: u64) -> OrderReceipt {
-        let product = &self.products[order.product.index()];
-        let (group_bp, _) = if order.group.is_some() { self.rules.group_discount(pool_units) } else { (0, 0) };
-        let price =
-            pricing::unit_price(product.list_price, group_bp, order.credit_discount_bp, self.rules.max_discount_bp);
-        OrderReceipt {
-            order: order.id,
-            provisional: price,
-            provisional_total: price.unit_price * order.units as i64,
-            pool_units: if order.group.is_some() { pool_units } else { 0 },
-            next_tier: if order.group.is_some() { self.rules.next_group_discount(pool_units) } else { None },
-        }
-    }
-
-    fn check_order(
-        &self,
-        citizen: CitizenId,
-        product: ProductId,
-        units: u32,
-        via: Option<KolId>,
-    ) -> Result<Order, Refusal> {
+        self.require_index("an order by citizen id")?;
         let at = self.locate(citizen)?;
-        let p = self.check_product(product)?;
-        let max_units = self.rules.policy.orders.max_units_per_order;
-        if units == 0 || units > max_units {
-            return Err(Refusal::InvalidUnits { units, max: max_units });
-        }
-        let placed = self.today.order_counts.get(&citizen).copied().unwrap_or(0) as u32;
-        if placed >= self.rules.policy.orders.max_orders_per_day {
-            return Err(Refusal::TooManyOrders { citizen, max: self.rules.policy.orders.max_orders_per_day });
-        }
-        if let Some(kol) = via {
-            self.check_kol(kol)?;
-            if !self.is_promoted_today(kol, product) {
-                return Err(Refusal::PromotionNotActive { kol, product });
+        let ctx = ctx!(self);
+        let mut acc = DayAcc::new(&self.rules, 0, false);
+        let mut out = GroupOut::default();
+        let result = match at {
+            Location::Group { group, .. } => {
+                let mut day = GroupDay {
+                    ctx: &ctx,
+                    gid: GroupId(group),
+                    group: &mut self.groups[group as usize],
+                    out: &mut out,
+                    acc: &mut acc,
+                };
+                let slot = day.group.slot(citizen).expect("located");
+                day.place_order(slot, product, units, via)
             }
-            if !self.directory.follows(citizen, kol) {
-                return Err(Refusal::NotFollowing { citizen, kol });
+            Location::Groupless { index } => {
+                let mut day = GrouplessDay { ctx: &ctx, groupless: &mut self.groupless, out: &mut out, acc: &mut acc };
+                day.place_order(index, product, units, via)
             }
-        }
-        let member = *self.member_at(at);
-        let tier = self.rules.tier(member.tier);
-        if p.travel && tier.restrictions.contains(Restriction::Travel) {
-            let score = self.score_of_member(&member);
-            return Err(Refusal::TravelBanned {
-                citizen,
-                tier: tier.name.clone(),
-                score,
-                score_needed: self.travel_score_needed(score).unwrap_or(i32::MAX),
-            });
-        }
-        let credit_discount_bp =
-            if self.directory.is_favourite(citizen, product) { tier.favourite_discount_bp } else { 0 };
-        let group = match at {
-            Location::Group { group, .. } => Some(GroupId(group)),
-            Location::Groupless { .. } => None,
         };
-        Ok(Order {
-            id: OrderId { day: self.day, citizen, seq: placed as u16 },
-            product,
-            units,
-            group,
-            credit_discount_bp,
-            promotion: via,
-        })
+        self.today.orders_refused_travel += acc.orders_refused_travel;
+        self.today.orders_refused_other += acc.orders_refused_other;
+        debug_assert!(out.is_empty());
+        result
     }
 
     /// Reports an incident against a citizen (the camera network or a reporter). The
     /// penalty applies now; the offender's group-mates are notified when today closes.
     pub fn report_incident(&mut self, citizen: CitizenId, kind: u8, incident_day: Day) -> Result<IncidentId, Refusal> {
+        self.require_index("an incident by citizen id")?;
         let at = self.locate(citizen)?;
-        let kinds = &self.rules.policy.incident_kinds;
-        let Some(spec) = kinds.get(kind as usize) else {
-            return Err(Refusal::UnknownIncidentKind {
-                kind: kind.to_string(),
-                known: kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
-            });
+        let ctx = ctx!(self);
+        let mut acc = DayAcc::new(&self.rules, 0, false);
+        let mut out = GroupOut::default();
+        let result = match at {
+            Location::Group { group, slot } => {
+                let g = &mut self.groups[group as usize];
+                let seq = g.today.incidents.iter().filter(|i| i.id.citizen == citizen).count() as u32;
+                group::report_incident_at(
+                    &ctx,
+                    &mut g.members[slot],
+                    Some(GroupId(group)),
+                    &mut g.today,
+                    seq,
+                    kind,
+                    incident_day,
+                    &mut out,
+                    &mut acc,
+                )
+            }
+            Location::Groupless { index } => {
+                let seq = self.groupless.incident_counts.get(&citizen).copied().unwrap_or(0) as u32;
+                let g = &mut self.groupless;
+                let id = group::report_incident_at(
+                    &ctx,
+                    &mut g.members[index].member,
+                    None,
+                    &mut g.today,
+                    seq,
+                    kind,
+                    incident_day,
+                    &mut out,
+                    &mut acc,
+                );
+                if id.is_ok() {
+                    g.incident_counts.insert(citizen, seq as u8 + 1);
+                }
+                id
+            }
         };
-        if incident_day > self.day {
-            return Err(Refusal::IncidentInFuture { incident_day, today: self.day });
-        }
-        let count = self.today.incident_counts.get(&citizen).copied().unwrap_or(0);
-        if count as u32 >= INCIDENTS_PER_CITIZEN_PER_DAY_MAX {
-            return Err(Refusal::TooManyIncidents { citizen, max: INCIDENTS_PER_CITIZEN_PER_DAY_MAX });
-        }
-        let penalty = spec.penalty as i32;
-        let id = IncidentId { day: self.day, citizen, seq: count };
-        let group = match at {
-            Location::Group { group, .. } => Some(GroupId(group)),
-            Location::Groupless { .. } => None,
-        };
-        self.today.incident_counts.insert(citizen, count + 1);
-        let applied = self.change_score(citizen, -penalty, Cause::Incident { incident: id });
-        self.incidents.insert(
-            id,
-            Incident {
-                id,
-                kind,
-                day: incident_day,
-                group,
-                penalty_applied: applied,
-                outcome: None,
-                appeal: AppealStatus::NotAppealed,
-            },
-        );
-        self.today.reported.push(id);
-        Ok(id)
+        self.absorb(acc, out);
+        result
     }
 
     /// Reports an incident by kind name.
@@ -837,45 +1066,49 @@ impl<D: Directory> Engine<D> {
         self.report_incident(citizen, k, incident_day)
     }
 
+    /// Applies what a single command produced (ledger, scores, records) at once.
+    fn absorb(&mut self, acc: DayAcc, out: GroupOut) {
+        self.ledger.add_totals(&acc.totals);
+        acc.shifts.apply(&mut self.scores);
+        for entry in out.ledger {
+            self.ledger.append(entry);
+        }
+        self.today.incidents_reported += out.incidents.len() as u64;
+        for incident in out.incidents {
+            self.incidents.insert(incident.id, incident);
+        }
+        debug_assert!(out.outcomes.is_empty() && out.leaving.is_empty() && out.settled.is_empty());
+    }
+
     /// A group-mate answers the notice about an incident: expel the offender, or keep them.
     /// Points move when the deadline passes (at the close of the day after the incident).
     pub fn answer_notice(&mut self, citizen: CitizenId, incident: IncidentId, answer: Answer) -> Result<(), Refusal> {
+        self.require_index("an answer by citizen id")?;
         self.locate(citizen)?;
-        let Some(record) = self.incidents.get(&incident) else {
-            return Err(Refusal::UnknownIncident { incident });
-        };
-        let Some(group) = record.group else {
-            return Err(Refusal::NotARecipient { incident, citizen });
-        };
+        let Some(record) = self.incidents.get(&incident) else { return Err(Refusal::UnknownIncident { incident }) };
+        let Some(group) = record.group else { return Err(Refusal::NotARecipient { incident, citizen }) };
         let g = &mut self.groups[group.index()];
         let Some(batch) = g.open.iter_mut().find(|b| b.incident == incident) else {
             return Err(match record.outcome {
                 Some(_) => Refusal::DeadlinePassed { incident, deadline: incident.day + 1 },
-                None if self.today.reported.contains(&incident) => {
+                None if g.today.incidents.iter().any(|i| i.id == incident) => {
                     Refusal::NoticeNotDelivered { incident, day: self.day }
                 }
                 None => Refusal::NotARecipient { incident, citizen },
             });
         };
-        let Some(i) = batch.position(citizen) else {
-            return Err(Refusal::NotARecipient { incident, citizen });
-        };
-        if batch.answers[i] != AnswerSlot::None {
-            return Err(Refusal::AlreadyAnswered { incident, citizen });
-        }
-        debug_assert!(batch.deadline >= self.day, "open notices are tallied at their deadline");
-        batch.answers[i] = answer.into();
-        Ok(())
+        let Some(i) = batch.position(citizen) else { return Err(Refusal::NotARecipient { incident, citizen }) };
+        group::answer_at(batch, self.day, i, answer)
     }
 
     /// The offender appeals an incident within the appeal window.
     pub fn file_appeal(&mut self, citizen: CitizenId, incident: IncidentId) -> Result<(), Refusal> {
-        self.locate(citizen)?;
+        if citizen.0 >= self.citizens {
+            return Err(Refusal::UnknownCitizen { citizen });
+        }
         let window = self.rules.policy.appeals.window_days;
         let today = self.day;
-        let Some(record) = self.incidents.get_mut(&incident) else {
-            return Err(Refusal::UnknownIncident { incident });
-        };
+        let Some(record) = self.incidents.get(&incident) else { return Err(Refusal::UnknownIncident { incident }) };
         if incident.citizen != citizen {
             return Err(Refusal::AppealNotByOffender { incident, offender: incident.citizen });
         }
@@ -886,7 +1119,24 @@ impl<D: Directory> Engine<D> {
         if today > last_day {
             return Err(Refusal::AppealWindowClosed { incident, last_day, today });
         }
-        record.appeal = AppealStatus::Filed { day: today };
+        let report_group = record.group;
+        if self.locations.is_none() {
+            // Track the appellant until the decision (there is no index to find them then).
+            if let Some(entry) = self.appeal_locations.get_mut(&citizen) {
+                entry.1 += 1;
+            } else {
+                let at = report_group
+                    .and_then(|g| self.find_in(citizen, g.0))
+                    .or_else(|| self.find_in(citizen, GROUPLESS))
+                    .map_or_else(|| self.locate(citizen), Ok)?;
+                let location = match at {
+                    Location::Group { group, .. } => group,
+                    Location::Groupless { .. } => GROUPLESS,
+                };
+                self.appeal_locations.insert(citizen, (location, 1));
+            }
+        }
+        self.incidents.get_mut(&incident).expect("checked").appeal = AppealStatus::Filed { day: today };
         self.today.appeals_filed += 1;
         Ok(())
     }
@@ -895,9 +1145,7 @@ impl<D: Directory> Engine<D> {
     /// entry. The group's answers already given, and any expulsion, stand.
     pub fn decide_appeal(&mut self, incident: IncidentId, granted: bool) -> Result<i32, Refusal> {
         let today = self.day;
-        let Some(record) = self.incidents.get_mut(&incident) else {
-            return Err(Refusal::UnknownIncident { incident });
-        };
+        let Some(record) = self.incidents.get_mut(&incident) else { return Err(Refusal::UnknownIncident { incident }) };
         let filed = match record.appeal {
             AppealStatus::NotAppealed => return Err(Refusal::AppealNotFiled { incident }),
             AppealStatus::Filed { day } => day,
@@ -905,15 +1153,27 @@ impl<D: Directory> Engine<D> {
                 return Err(Refusal::AppealAlreadyDecided { incident });
             }
         };
-        if !granted {
-            record.appeal = AppealStatus::Rejected { filed, decided: today };
-            self.today.appeals_rejected += 1;
-            return Ok(0);
-        }
-        record.appeal = AppealStatus::Granted { filed, decided: today };
         let restore = -record.penalty_applied;
-        self.today.appeals_granted += 1;
-        Ok(self.change_score(incident.citizen, restore, Cause::AppealGranted { incident }))
+        record.appeal = if granted {
+            AppealStatus::Granted { filed, decided: today }
+        } else {
+            AppealStatus::Rejected { filed, decided: today }
+        };
+        let citizen = incident.citizen;
+        let result = if granted {
+            self.today.appeals_granted += 1;
+            self.change_score(citizen, restore, Cause::AppealGranted { incident })
+        } else {
+            self.today.appeals_rejected += 1;
+            0
+        };
+        if let Some(entry) = self.appeal_locations.get_mut(&citizen) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                self.appeal_locations.remove(&citizen);
+            }
+        }
+        Ok(result)
     }
 
     /// A scandal about a product comes out today (like the 2008 milk scandal). KOLs who
@@ -927,17 +1187,20 @@ impl<D: Directory> Engine<D> {
     /// Applies a score change to a citizen wherever they are; returns the applied delta.
     fn change_score(&mut self, citizen: CitizenId, requested: i32, cause: Cause) -> i32 {
         let at = self.locate(citizen).expect("score changes target existing citizens");
-        let range = (self.rules.policy.score_max - self.rules.policy.score_min) as i64;
-        let m = self.member_at_mut(at);
-        let old = m.score_offset;
-        let new = (old as i64 + requested as i64).clamp(0, range) as u16;
-        m.score_offset = new;
-        if new != old {
-            m.flags |= FLAG_SCORE_CHANGED;
-            self.scores.shift(old, new);
+        let ctx = ctx!(self);
+        let member = match at {
+            Location::Group { group, slot } => &mut self.groups[group as usize].members[slot],
+            Location::Groupless { index } => &mut self.groupless.members[index].member,
+        };
+        let mut entries = Vec::new();
+        let mut totals = LedgerTotals::default();
+        let mut shifts = Shifts::sparse();
+        let delta = group::change_member_score(&ctx, member, requested, cause, &mut entries, &mut totals, &mut shifts);
+        self.ledger.add_totals(&totals);
+        shifts.apply(&mut self.scores);
+        for e in entries {
+            self.ledger.append(e);
         }
-        let delta = new as i32 - old as i32;
-        self.ledger.record(LedgerEntry { day: self.day, citizen, delta, requested, cause });
         delta
     }
 
@@ -948,8 +1211,8 @@ impl<D: Directory> Engine<D> {
     /// 1. **Tally** the notices whose deadline is today: each recipient gains
     ///    `expel_reward` for "expel", loses `keep_penalty` for "keep"; a recipient who did
     ///    not answer counts as `abstain_as`. An offender whose expel share reaches
-    ///    `expel_quorum` is expelled (if still in that group) after all tallies: groupless,
-    ///    regroupable after `regroup_after_days`.
+    ///    `expel_quorum` is expelled (if still in that group) after all of the group's
+    ///    tallies: groupless, regroupable after `regroup_after_days`.
     /// 2. **Deliver** notices for today's incidents to every other current member of the
     ///    offender's group at the time of the report; answers are due by the end of tomorrow.
     /// 3. **Settle** today's order pools: units per (group, product) select the pool tier;
@@ -962,20 +1225,159 @@ impl<D: Directory> Engine<D> {
     /// 6. **Regroup**: groupless citizens whose wait is over, in id order, join a group
     ///    suggested by the directory: the first candidate below `min_size` (a refill), else
     ///    the first with room.
+    ///
+    /// Steps 1–3 and 5 are local to each group and run group by group; 4 and 6, and the
+    /// merge of what the groups produced, run after.
     pub fn close_day(&mut self) -> DayReport {
+        self.close_day_with(&Sequential)
+    }
+
+    /// [`Engine::close_day`] with the groups' local work spread by an executor.
+    pub fn close_day_with<E: Executor>(&mut self, executor: &E) -> DayReport {
+        self.run_day(executor, |_| {}, |_| {})
+    }
+
+    /// Runs a whole day for drivers that act group by group (the simulator): for every group,
+    /// `act` (the members' incidents, answers and orders through [`GroupDay`]) then the
+    /// group's local close; then `act_groupless` and the groupless' close; then the global
+    /// steps. The result is the same as issuing the same commands by citizen id and calling
+    /// [`Engine::close_day`], because a group's day reads nothing that another group's day
+    /// writes.
+    pub fn run_day<E, A, G>(&mut self, executor: &E, act: A, act_groupless: G) -> DayReport
+    where
+        E: Executor,
+        A: Fn(&mut GroupDay<D>) + Sync + Send,
+        G: FnOnce(&mut GrouplessDay<D>),
+    {
+        self.run_day_collect(
+            executor,
+            |g| -> Option<()> {
+                act(g);
+                None
+            },
+            |g| act_groupless(g),
+        )
+        .0
+    }
+
+    /// [`Engine::run_day`] where `act` may return something per group (what the driver
+    /// learned, e.g. which incidents it made up): returned in group order.
+    pub fn run_day_collect<E, R, A, G>(
+        &mut self,
+        executor: &E,
+        act: A,
+        act_groupless: G,
+    ) -> (DayReport, Vec<(GroupId, R)>)
+    where
+        E: Executor,
+        R: Send,
+        A: Fn(&mut GroupDay<D>) -> Option<R> + Sync + Send,
+        G: FnOnce(&mut GrouplessDay<D>),
+    {
         let d = self.day;
+        let ctx = ctx!(self);
+        let rules = &self.rules;
+        let kols = self.kols.len();
+        let (acc, mut collected) = executor.fold(
+            &mut self.groups,
+            || (DayAcc::new(rules, kols, true), Vec::new()),
+            |i, group, (acc, collected): &mut (DayAcc, Vec<(GroupId, R)>)| {
+                let gid = GroupId(i as u32);
+                let mut out = GroupOut::default();
+                let r = act(&mut GroupDay { ctx: &ctx, gid, group: &mut *group, out: &mut out, acc: &mut *acc });
+                if let Some(r) = r {
+                    collected.push((gid, r));
+                }
+                group::close_group(&ctx, gid, group, &mut out, acc);
+                if !out.is_empty() {
+                    acc.outs.push((gid.0, out));
+                }
+            },
+            |(a, mut x), (b, y)| {
+                x.extend(y);
+                (a.merge(b), x)
+            },
+        );
+        collected.sort_by_key(|(g, _)| *g);
+        let mut acc = acc;
+        let mut out = GroupOut::default();
+        act_groupless(&mut GrouplessDay { ctx: &ctx, groupless: &mut self.groupless, out: &mut out, acc: &mut acc });
+        group::settle(&ctx, &mut self.groupless.today.orders, &mut out, &mut acc);
+        group::recompute_tiers(&self.rules, self.groupless.members.iter_mut().map(|e| &mut e.member));
+        self.groupless.today = GroupToday::default();
+        self.groupless.incident_counts.clear();
+        self.groupless.order_counts.clear();
+        acc.outs.push((GROUPLESS, out));
+        (self.finish_day(d, acc), collected)
+    }
+
+    /// The global steps of the close: merge what the groups produced (in group order),
+    /// expel, update KOLs, regroup, forget what no rule needs any more.
+    fn finish_day(&mut self, d: Day, mut acc: DayAcc) -> DayReport {
         let mut report = DayReport { day: d, ..DayReport::default() };
-        report.incidents_reported = self.today.reported.len() as u64;
-
-        self.tally(d, &mut report);
-        self.deliver(d, &mut report);
-        self.settle(&mut report);
+        acc.outs.sort_by_key(|(g, _)| *g);
+        self.ledger.add_totals(&acc.totals);
+        acc.shifts.apply(&mut self.scores);
+        let mut leaving = Vec::new();
+        let mut external = Vec::new();
+        let mut expelled = Vec::new();
+        for (g, out) in std::mem::take(&mut acc.outs) {
+            for entry in out.ledger {
+                self.ledger.append(entry);
+            }
+            report.incidents_reported += out.incidents.len() as u64;
+            for incident in out.incidents {
+                self.incidents.insert(incident.id, incident);
+            }
+            for (id, outcome) in out.outcomes {
+                if let Some(record) = self.incidents.get_mut(&id) {
+                    record.outcome = Some(outcome);
+                }
+            }
+            for (incident, member) in out.leaving {
+                self.directory.left(member.citizen, GroupId(g));
+                expelled.push((incident, member.citizen));
+                leaving.push(GrouplessMember {
+                    member,
+                    eligible_day: d.saturating_add(self.rules.policy.sanction.regroup_after_days),
+                });
+            }
+            external.extend(out.external);
+            self.settled.extend(out.settled);
+        }
+        report.incidents_reported += self.today.incidents_reported;
+        expelled.sort();
+        report.expelled = expelled;
+        self.merge_into_groupless(leaving);
+        // Points for recipients who left their group since the notice went out.
+        for (citizen, requested, cause) in external {
+            self.change_score(citizen, requested, cause);
+            if let Ok(at) = self.locate(citizen) {
+                let m = match at {
+                    Location::Group { group, slot } => &mut self.groups[group as usize].members[slot],
+                    Location::Groupless { index } => &mut self.groupless.members[index].member,
+                };
+                group::recompute_tiers(&self.rules, std::iter::once(m));
+            }
+        }
+        for (kol, &units) in acc.kol_units.iter().enumerate() {
+            self.kols[kol].units_sold += units;
+        }
+        report.notices_delivered = acc.notices_delivered;
+        report.answers_expel = acc.answers_expel;
+        report.answers_keep = acc.answers_keep;
+        report.answers_none = acc.answers_none;
+        report.orders = acc.orders;
+        report.units = acc.units;
+        report.gmv = acc.gmv;
+        report.discount_group = acc.discount_group;
+        report.discount_credit = acc.discount_credit;
+        report.pools = acc.pools;
+        report.pools_by_tier = acc.pools_by_tier;
+        report.orders_refused_travel = acc.orders_refused_travel + self.today.orders_refused_travel;
+        report.orders_refused_other = acc.orders_refused_other + self.today.orders_refused_other;
         self.update_kols(d, &mut report);
-        self.recompute_tiers();
         self.regroup(d, &mut report);
-
-        report.orders_refused_travel = self.today.orders_refused_travel;
-        report.orders_refused_other = self.today.orders_refused_other;
         report.appeals_filed = self.today.appeals_filed;
         report.appeals_granted = self.today.appeals_granted;
         report.appeals_rejected = self.today.appeals_rejected;
@@ -985,162 +1387,6 @@ impl<D: Directory> Engine<D> {
         assert!(d < DAY_MAX, "a run lasts at most {DAY_MAX} days");
         self.day = d + 1;
         report
-    }
-
-    fn tally(&mut self, d: Day, report: &mut DayReport) {
-        let sanction = self.rules.policy.sanction.clone();
-        let mut expulsions: Vec<(IncidentId, CitizenId, u32)> = Vec::new();
-        for g in 0..self.groups.len() {
-            if self.groups[g].open.iter().all(|b| b.deadline > d) {
-                continue;
-            }
-            let (due, open): (Vec<NoticeBatch>, Vec<NoticeBatch>) =
-                std::mem::take(&mut self.groups[g].open).into_iter().partition(|b| b.deadline <= d);
-            self.groups[g].open = open;
-            for batch in due {
-                let mut outcome = VoteOutcome { notified: batch.recipients.len() as u32, ..VoteOutcome::default() };
-                let mut expel_votes = 0u64;
-                for (&recipient, &slot) in batch.recipients.iter().zip(&batch.answers) {
-                    let (answer, abstained) = match slot.answer() {
-                        Some(a) => (Some(a), false),
-                        None => {
-                            outcome.unanswered += 1;
-                            match sanction.abstain_as {
-                                AbstainAs::Keep => (Some(Answer::Keep), true),
-                                AbstainAs::Expel => (Some(Answer::Expel), true),
-                                AbstainAs::None => (None, true),
-                            }
-                        }
-                    };
-                    match slot {
-                        AnswerSlot::Expel => outcome.expel += 1,
-                        AnswerSlot::Keep => outcome.keep += 1,
-                        AnswerSlot::None => {}
-                    }
-                    let Some(answer) = answer else { continue };
-                    let requested = match answer {
-                        Answer::Expel => {
-                            expel_votes += 1;
-                            sanction.expel_reward as i32
-                        }
-                        Answer::Keep => -(sanction.keep_penalty as i32),
-                    };
-                    self.change_score(
-                        recipient,
-                        requested,
-                        Cause::Vote { incident: batch.incident, answer, abstained },
-                    );
-                }
-                outcome.expelled = self.rules.quorum_reached(expel_votes, outcome.notified as u64);
-                report.answers_expel += outcome.expel as u64;
-                report.answers_keep += outcome.keep as u64;
-                report.answers_none += outcome.unanswered as u64;
-                self.groups[g].history.votes += 1;
-                if outcome.expelled {
-                    expulsions.push((batch.incident, batch.offender, g as u32));
-                }
-                if let Some(record) = self.incidents.get_mut(&batch.incident) {
-                    record.outcome = Some(outcome);
-                }
-            }
-        }
-        // Expulsions after every tally, so all of today's votes were cast by the same members.
-        expulsions.sort();
-        let eligible = d.saturating_add(self.rules.policy.sanction.regroup_after_days);
-        let mut leaving = Vec::new();
-        for (incident, offender, g) in expulsions {
-            if self.locations[offender.index()] != g {
-                // Already expelled by another incident today, or moved: the vote stands, nothing to do.
-                if let Some(record) = self.incidents.get_mut(&incident)
-                    && let Some(o) = record.outcome.as_mut()
-                {
-                    o.expelled = false;
-                }
-                continue;
-            }
-            let slot = self.groups[g as usize].slot(offender).expect("offender is a member");
-            let member = self.groups[g as usize].members.remove(slot);
-            self.locations[offender.index()] = GROUPLESS;
-            self.directory.left(offender, GroupId(g));
-            leaving.push(GrouplessMember { member, eligible_day: eligible });
-            self.groups[g as usize].history.expulsions += 1;
-            report.expelled.push((incident, offender));
-        }
-        self.merge_into_groupless(leaving);
-    }
-
-    /// Merges new groupless entries into the sorted groupless list in one pass.
-    fn merge_into_groupless(&mut self, mut entries: Vec<GrouplessMember>) {
-        if entries.is_empty() {
-            return;
-        }
-        entries.sort_by_key(|e| e.member.citizen);
-        let old = std::mem::take(&mut self.groupless);
-        let mut merged = Vec::with_capacity(old.len() + entries.len());
-        let (mut a, mut b) = (old.into_iter().peekable(), entries.into_iter().peekable());
-        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-            debug_assert_ne!(x.member.citizen, y.member.citizen);
-            if x.member.citizen < y.member.citizen {
-                merged.push(a.next().expect("peeked"));
-            } else {
-                merged.push(b.next().expect("peeked"));
-            }
-        }
-        merged.extend(a);
-        merged.extend(b);
-        self.groupless = merged;
-    }
-
-    fn deliver(&mut self, d: Day, report: &mut DayReport) {
-        let mut reported = std::mem::take(&mut self.today.reported);
-        reported.sort();
-        for incident in reported {
-            let Some(group) = self.incidents[&incident].group else {
-                continue;
-            };
-            let g = &mut self.groups[group.index()];
-            let recipients: Vec<CitizenId> =
-                g.members.iter().map(|m| m.citizen).filter(|&c| c != incident.citizen).collect();
-            report.notices_delivered += recipients.len() as u64;
-            let answers = vec![AnswerSlot::None; recipients.len()];
-            g.open.push(NoticeBatch { incident, offender: incident.citizen, deadline: d + 1, recipients, answers });
-        }
-    }
-
-    fn settle(&mut self, report: &mut DayReport) {
-        let mut orders = std::mem::take(&mut self.today.orders);
-        orders.sort_by_key(|o| o.id);
-        report.pools_by_tier = vec![0; self.rules.group_discounts_bp.len() + 1];
-        for (&(_, _), &units) in &self.today.pools {
-            let (_, tier) = self.rules.group_discount(units);
-            report.pools += 1;
-            report.pools_by_tier[tier as usize] += 1;
-        }
-        for order in orders {
-            let pool_units = order.group.map(|g| self.pool_units(g, order.product)).unwrap_or(0);
-            let (group_bp, pool_tier) =
-                if order.group.is_some() { self.rules.group_discount(pool_units) } else { (0, 0) };
-            let list_price = self.products[order.product.index()].list_price;
-            let price = pricing::unit_price(list_price, group_bp, order.credit_discount_bp, self.rules.max_discount_bp);
-            let units = order.units as i64;
-            report.orders += 1;
-            report.units += order.units as u64;
-            report.gmv += price.unit_price * units;
-            report.discount_group += price.group_discount * units;
-            report.discount_credit += price.credit_discount * units;
-            if let Some(kol) = order.promotion {
-                self.kols[kol.index()].units_sold += order.units as u64;
-            }
-            if self.options.keep_history {
-                self.settled.push(SettledOrder {
-                    order,
-                    pool_units,
-                    pool_tier,
-                    price,
-                    total: price.unit_price * units,
-                });
-            }
-        }
     }
 
     fn update_kols(&mut self, d: Day, report: &mut DayReport) {
@@ -1187,31 +1433,17 @@ impl<D: Directory> Engine<D> {
             self.promotions.split_off(&PromotionId { day: keep_from, kol: KolId(0), product: ProductId(0) });
     }
 
-    fn recompute_tiers(&mut self) {
-        let rules = &self.rules;
-        let score_min = rules.policy.score_min;
-        let update = |m: &mut Member| {
-            if m.flags & FLAG_SCORE_CHANGED != 0 {
-                m.tier = rules.tier_index(score_min + m.score_offset as i32);
-                m.flags &= !FLAG_SCORE_CHANGED;
-            }
-        };
-        for g in &mut self.groups {
-            g.members.iter_mut().for_each(update);
-        }
-        self.groupless.iter_mut().for_each(|e| update(&mut e.member));
-    }
-
     fn regroup(&mut self, d: Day, report: &mut DayReport) {
         if self.groups.is_empty() {
-            report.unplaced = self.groupless.iter().filter(|e| e.eligible_day <= d).count() as u64;
+            report.unplaced = self.groupless.members.iter().filter(|e| e.eligible_day <= d).count() as u64;
             return;
         }
         let (min_size, max_size) = (self.rules.policy.groups.min_size, self.rules.policy.groups.max_size);
         let eligible: Vec<CitizenId> =
-            self.groupless.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
+            self.groupless.members.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
         let mut candidates = Vec::new();
         let group_count = self.groups.len() as u32;
+        let mut placed = Vec::new();
         for citizen in eligible {
             let mut chosen = None;
             for attempt in 0..PLACEMENT_ATTEMPTS_MAX {
@@ -1231,43 +1463,47 @@ impl<D: Directory> Engine<D> {
             }
             match chosen {
                 Some(group) => {
-                    let index = self.groupless.binary_search_by_key(&citizen, |e| e.member.citizen).expect("groupless");
-                    // Inserting sets the location; the groupless entries go in one pass below.
-                    let member = self.groupless[index].member;
+                    let index =
+                        self.groupless.members.binary_search_by_key(&citizen, |e| e.member.citizen).expect("groupless");
+                    // Inserting updates the location; the groupless entries go in one pass below.
+                    let member = self.groupless.members[index].member;
                     self.insert_member(group, member);
+                    placed.push(citizen);
                     report.regrouped += 1;
                 }
                 None => report.unplaced += 1,
             }
         }
-        let locations = &self.locations;
-        self.groupless.retain(|e| locations[e.member.citizen.index()] == GROUPLESS);
+        if !placed.is_empty() {
+            self.groupless.members.retain(|e| placed.binary_search(&e.member.citizen).is_err());
+        }
     }
 
     fn prune(&mut self, d: Day) {
         if self.options.keep_history {
             return;
         }
-        // An incident can still be appealed until window_days after its report; once past
-        // that, decided, and tallied, no rule refers to it again.
-        let window = self.rules.policy.appeals.window_days;
+        // An incident can be appealed until window_days after its report; once past that
+        // (or the configured retention), tallied, and with no appeal pending, no rule refers
+        // to it again.
+        let keep_days = self.options.incident_retention_days.unwrap_or(self.rules.policy.appeals.window_days + 1);
         self.incidents.retain(|id, incident| {
             let appeal_open = matches!(incident.appeal, AppealStatus::Filed { .. });
-            id.day + window + 1 >= d || appeal_open || (incident.outcome.is_none() && incident.group.is_some())
+            id.day + keep_days >= d || appeal_open || (incident.outcome.is_none() && incident.group.is_some())
         });
     }
 
     // ----- state hash (determinism checks) --------------------------------------------
 
-    /// A 64-bit digest of the whole state. Equal states give equal hashes on one
-    /// platform (integers hash in native byte order).
+    /// A 64-bit digest of the whole state (not of the day's refusal counts). Equal states
+    /// give equal hashes on one platform (integers hash in native byte order).
     pub fn state_hash(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = Fnv64::default();
         self.day.hash(&mut h);
+        self.citizens.hash(&mut h);
         self.groups.hash(&mut h);
         self.groupless.hash(&mut h);
-        self.locations.hash(&mut h);
         self.products.hash(&mut h);
         for k in &self.kols {
             k.name.hash(&mut h);
@@ -1276,9 +1512,11 @@ impl<D: Directory> Engine<D> {
         }
         self.promotions.hash(&mut h);
         self.incidents.hash(&mut h);
-        self.today.reported.hash(&mut h);
-        self.today.orders.hash(&mut h);
-        self.today.pools.hash(&mut h);
+        // Refusal counters are observations for the day's figures, not state: a replay of the
+        // accepted commands (the service's log) cannot and need not reproduce them.
+        let t = &self.today;
+        (t.incidents_reported, &t.scandals, t.appeals_filed, t.appeals_granted, t.appeals_rejected, t.promotions)
+            .hash(&mut h);
         self.settled.hash(&mut h);
         self.scores.hash(&mut h);
         let t = self.ledger.totals();

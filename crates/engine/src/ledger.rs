@@ -90,6 +90,26 @@ pub struct LedgerTotals {
     pub appeal_sum: i64,
 }
 
+impl LedgerTotals {
+    pub fn add(&mut self, entry: &LedgerEntry) {
+        self.entries += 1;
+        self.delta_sum += entry.delta as i64;
+        match entry.cause {
+            Cause::Incident { .. } => self.incident_sum += entry.delta as i64,
+            Cause::Vote { .. } => self.vote_sum += entry.delta as i64,
+            Cause::AppealGranted { .. } => self.appeal_sum += entry.delta as i64,
+        }
+    }
+
+    pub fn merge(&mut self, other: &LedgerTotals) {
+        self.entries += other.entries;
+        self.delta_sum += other.delta_sum;
+        self.incident_sum += other.incident_sum;
+        self.vote_sum += other.vote_sum;
+        self.appeal_sum += other.appeal_sum;
+    }
+}
+
 /// The append-only ledger.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Ledger {
@@ -110,13 +130,17 @@ impl Ledger {
     }
 
     pub fn record(&mut self, entry: LedgerEntry) {
-        self.totals.entries += 1;
-        self.totals.delta_sum += entry.delta as i64;
-        match entry.cause {
-            Cause::Incident { .. } => self.totals.incident_sum += entry.delta as i64,
-            Cause::Vote { .. } => self.totals.vote_sum += entry.delta as i64,
-            Cause::AppealGranted { .. } => self.totals.appeal_sum += entry.delta as i64,
-        }
+        self.totals.add(&entry);
+        self.append(entry);
+    }
+
+    /// Adds totals computed elsewhere (a fold over groups) without entries.
+    pub(crate) fn add_totals(&mut self, totals: &LedgerTotals) {
+        self.totals.merge(totals);
+    }
+
+    /// Stores an entry whose totals were already counted (Full mode only).
+    pub(crate) fn append(&mut self, entry: LedgerEntry) {
         if self.mode == LedgerMode::Full {
             let position = u32::try_from(self.entries.len()).expect("ledger holds at most 2^32 entries in Full mode");
             let c = entry.citizen.index();

@@ -40,6 +40,8 @@
 pub mod command;
 pub mod directory;
 pub mod engine;
+pub mod exec;
+mod group;
 pub mod ids;
 pub mod ledger;
 pub mod policy;
@@ -50,14 +52,17 @@ pub mod stats;
 
 pub use command::{Command, Outcome};
 pub use directory::{Directory, StoredDirectory};
-pub use engine::{CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, OrderReceipt, Quote};
+pub use engine::{
+    CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, GroupDay, GrouplessDay, OrderReceipt, Quote,
+};
+pub use exec::{Executor, Sequential};
 pub use ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
 pub use ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 pub use policy::{AbstainAs, Policy, PolicyError, Restriction, Restrictions, Rules, Tier};
 pub use pricing::{Fen, PriceBreakdown, format_yuan, unit_price};
 pub use refusal::Refusal;
 pub use state::{
-    AnswerSlot, AppealStatus, Group, GroupHistory, GrouplessMember, Incident, Kol, Member, NoticeBatch, NoticeView,
-    Order, Product, ProductSpec, SettledOrder, VoteOutcome,
+    AnswerSlot, AppealStatus, Group, GroupHistory, GroupToday, GrouplessMember, Incident, Kol, Member, NoticeBatch,
+    NoticeView, Order, Product, ProductSpec, SettledOrder, TodayIncident, VoteOutcome,
 };
 pub use stats::ScoreHistogram;

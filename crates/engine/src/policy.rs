@@ -576,6 +576,16 @@ impl Rules {
             .map(|&(min_units, bp)| (min_units as u64 - units, bp))
     }
 
+    /// The score at which travel is no longer restricted, for a citizen at `score`: the
+    /// lowest tier above it without the travel restriction (None: no score lifts it).
+    pub fn travel_score_needed(&self, score: i32) -> Option<i32> {
+        self.tiers
+            .iter()
+            .filter(|t| !t.restrictions.contains(Restriction::Travel) && t.min_score > score)
+            .map(|t| t.min_score)
+            .min()
+    }
+
     pub fn incident_kind_index(&self, name: &str) -> Option<u8> {
         self.policy.incident_kinds.iter().position(|k| k.name == name).map(|i| i as u8)
     }

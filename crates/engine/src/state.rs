@@ -87,6 +87,20 @@ pub struct GroupHistory {
     pub expulsions: u32,
 }
 
+/// An incident reported today, waiting for the close to notify the offender's group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TodayIncident {
+    pub id: IncidentId,
+    pub kind: u8,
+}
+
+/// What happened in a group (or among the groupless) since the last close.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GroupToday {
+    pub incidents: Vec<TodayIncident>,
+    pub orders: Vec<Order>,
+}
+
 /// An interest group.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Group {
@@ -95,6 +109,7 @@ pub struct Group {
     /// Notices delivered and waiting for their deadline.
     pub(crate) open: Vec<NoticeBatch>,
     pub history: GroupHistory,
+    pub(crate) today: GroupToday,
 }
 
 impl Group {
@@ -112,6 +127,16 @@ impl Group {
 
     pub(crate) fn slot(&self, citizen: CitizenId) -> Option<usize> {
         self.members.binary_search_by_key(&citizen, |m| m.citizen).ok()
+    }
+
+    /// Orders placed in this group today (not yet settled).
+    pub fn orders_today(&self) -> &[Order] {
+        &self.today.orders
+    }
+
+    /// Incidents reported against members today (notified at the close).
+    pub fn incidents_today(&self) -> &[TodayIncident] {
+        &self.today.incidents
     }
 }
 

@@ -26,6 +26,11 @@ impl ScoreHistogram {
         self.total += 1;
     }
 
+    pub fn add_many(&mut self, offset: u16, n: u64) {
+        self.counts[offset as usize] += n;
+        self.total += n;
+    }
+
     pub fn remove(&mut self, offset: u16) {
         let c = &mut self.counts[offset as usize];
         assert!(*c > 0, "histogram underflow at offset {offset}");
@@ -37,6 +42,16 @@ impl ScoreHistogram {
         if from != to {
             self.remove(from);
             self.add(to);
+        }
+    }
+
+    /// Adds per-bin deltas (a merged fold of shifts; they sum to zero).
+    pub fn apply_deltas(&mut self, deltas: &[i64]) {
+        assert_eq!(deltas.len(), self.counts.len());
+        for (c, &d) in self.counts.iter_mut().zip(deltas) {
+            let next = *c as i64 + d;
+            assert!(next >= 0, "histogram underflow");
+            *c = next as u64;
         }
     }
 

@@ -17,6 +17,7 @@
 //! }
 //! ```
 
+pub mod behaviour;
 pub mod experiment;
 pub mod grouping;
 pub mod metrics;
@@ -29,5 +30,5 @@ pub mod world;
 
 pub use metrics::MetricsRow;
 pub use scenario::{RunConfig, Scenario, ScenarioError};
-pub use simulation::{Action, ScandalEvent, Simulation, SimulationError, Totals};
+pub use simulation::{Driver, Rayon, ScandalEvent, Simulation, SimulationError, Totals};
 pub use world::{VotingModel, WorldConfig};

@@ -7,25 +7,51 @@
 //! (seed, stream, day, entity) — so the actions of all groups are generated in parallel
 //! and applied in a fixed order, and the result does not depend on the thread count.
 
+use crate::behaviour::{Behaviour, Plan, VoteTables};
 use crate::metrics::{MetricsRow, percentile_sorted};
-use crate::population::PROPENSITY_UNIT;
 use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
-use crate::world::VotingModel;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use xinyong_engine::{
-    Answer, CitizenId, Day, DayReport, Engine, EngineOptions, GroupId, IncidentId, KolId, LedgerMode, ProductId,
+    CitizenId, Day, DayReport, Engine, EngineOptions, Executor, GroupId, IncidentId, KolId, LedgerMode, ProductId,
     Restriction, Rules,
 };
-use xinyong_random::{Draws, Key, Stream, dist::gamma, dist::poisson, math, pair};
+use xinyong_random::{Key, Stream};
 
-/// Something a synthetic citizen does today.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Action {
-    Incident { citizen: CitizenId, kind: u8, innocent: bool },
-    Answer { citizen: CitizenId, incident: IncidentId, answer: Answer },
-    Order { citizen: CitizenId, product: ProductId, units: u32, via: Option<KolId> },
+/// How the simulator applies its citizens' actions to the engine. Both give the same
+/// results (tested); they differ in speed and memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// Group by group through `Engine::run_day`, in parallel, without a citizen index:
+    /// the default, and the only way to large populations.
+    Groups,
+    /// One engine command per action, addressed by citizen id, as the live service does:
+    /// the reference the group-by-group driver is checked against.
+    Citizens,
+}
+
+/// A rayon thread pool as the engine's executor.
+pub struct Rayon;
+
+impl Executor for Rayon {
+    fn fold<T, A, I, F, M>(&self, items: &mut [T], init: I, f: F, merge: M) -> A
+    where
+        T: Send,
+        A: Send,
+        I: Fn() -> A + Sync + Send,
+        F: Fn(usize, &mut T, &mut A) + Sync + Send,
+        M: Fn(A, A) -> A + Sync + Send,
+    {
+        items
+            .par_iter_mut()
+            .enumerate()
+            .fold(&init, |mut acc, (i, item)| {
+                f(i, item, &mut acc);
+                acc
+            })
+            .reduce(&init, &merge)
+    }
 }
 
 /// What the simulator knows that the engine does not: which incidents were false.
@@ -89,6 +115,8 @@ pub struct Simulation {
     kind_weights: Vec<f64>,
     /// Incident kind of a judgement debtor's monthly report.
     debtor_kind: u8,
+    votes: VoteTables,
+    driver: Driver,
     truth: Truth,
     /// Appeal decisions waiting for their day: day → (incident, granted).
     decisions: BTreeMap<Day, Vec<(IncidentId, bool)>>,
@@ -123,12 +151,17 @@ pub enum SimulationError {
 impl Simulation {
     /// Builds the world and the engine for a scenario (its `run.seed` and sizes).
     pub fn new(scenario: Scenario) -> Result<Simulation, SimulationError> {
+        Simulation::with_driver(scenario, Driver::Groups)
+    }
+
+    /// [`Simulation::new`] with a chosen driver (the results are the same).
+    pub fn with_driver(scenario: Scenario, driver: Driver) -> Result<Simulation, SimulationError> {
         let rules = scenario.check().map_err(|(key, message)| SimulationError::Scenario { key, message })?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(scenario.run.threads as usize)
             .build()
             .map_err(|e| SimulationError::Threads(e.to_string()))?;
-        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules))?;
+        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver))?;
         let kind_weights = rules
             .policy
             .incident_kinds
@@ -138,6 +171,7 @@ impl Simulation {
         let debtor_kind = rules.incident_kind_index(&scenario.world.misconduct.debtor_kind).unwrap_or(0);
         let words = (scenario.run.citizens as usize).div_ceil(64);
         let full_ledger = engine.ledger().mode() == LedgerMode::Full;
+        let votes = VoteTables::new(&scenario.world, &rules);
         Ok(Simulation {
             totals: Totals { pools_by_tier: vec![0; rules.group_discounts_bp.len()], ..Totals::default() },
             seed: scenario.run.seed,
@@ -148,6 +182,8 @@ impl Simulation {
             kols,
             kind_weights,
             debtor_kind,
+            votes,
+            driver,
             truth: Truth {
                 falsely_flagged: vec![0; words],
                 offended: vec![0; words],
@@ -215,18 +251,169 @@ impl Simulation {
     /// Simulates one day; returns its metrics.
     pub fn step(&mut self) -> &MetricsRow {
         let d = self.engine.day();
-        let commerce = self.scenario.world.commerce.enabled;
-        if commerce {
+        if self.scenario.world.commerce.enabled {
             self.scandals_and_promotions(d);
         }
         self.appeals(d);
-        let (incidents, answers, orders) = self.pool.install(|| self.generate(d));
-        for action in incidents.into_iter().chain(answers).chain(orders) {
-            self.apply(action);
-        }
-        let report = self.engine.close_day();
+        let report = match self.driver {
+            Driver::Groups => self.step_by_groups(d),
+            Driver::Citizens => self.step_by_citizens(d),
+        };
         self.record(d, report);
         self.metrics.last().expect("a row was recorded")
+    }
+
+    fn behaviour(&self, d: Day) -> Behaviour<'_> {
+        Behaviour {
+            seed: self.seed,
+            day: d,
+            world: &self.scenario.world,
+            rules: &self.rules,
+            catalogue: &self.catalogue,
+            kols_info: &self.kols,
+            kind_weights: &self.kind_weights,
+            debtor_kind: self.debtor_kind,
+            promoted: &self.promoted,
+            campaign_multiplier: self.campaign_multiplier(d),
+            votes: &self.votes,
+        }
+    }
+
+    /// Every group plans and acts in parallel inside the engine's day.
+    fn step_by_groups(&mut self, d: Day) -> DayReport {
+        let behaviour = Behaviour {
+            seed: self.seed,
+            day: d,
+            world: &self.scenario.world,
+            rules: &self.rules,
+            catalogue: &self.catalogue,
+            kols_info: &self.kols,
+            kind_weights: &self.kind_weights,
+            debtor_kind: self.debtor_kind,
+            promoted: &self.promoted,
+            campaign_multiplier: self.campaign_multiplier(d),
+            votes: &self.votes,
+        };
+        let mut groupless_truth = Vec::new();
+        let (report, truths) = self.pool.install(|| {
+            self.engine.run_day_collect(
+                &Rayon,
+                |g| {
+                    let directory = g.directory();
+                    let state = &directory.groups[g.id().index()];
+                    let plan = behaviour.plan_group(
+                        g.id(),
+                        g.members(),
+                        g.open_notices(),
+                        g.group().history,
+                        &directory.people,
+                        state,
+                        g.kols(),
+                    );
+                    let mut truth = Vec::new();
+                    for &(slot, kind, innocent) in &plan.incidents {
+                        let id = g.report_incident(slot, kind).expect("synthetic incidents are valid");
+                        truth.push((id, innocent));
+                    }
+                    for &(batch, recipient, answer) in &plan.answers {
+                        g.answer(batch, recipient, answer).expect("recipients answer their own open notices");
+                    }
+                    for &(slot, product, units, via) in &plan.orders {
+                        // Travel bans refuse some orders: that is the point, and the engine counts them.
+                        let _ = g.place_order(slot, product, units, via);
+                    }
+                    (!truth.is_empty()).then_some(truth)
+                },
+                |g| {
+                    let plan = behaviour.plan_groupless(g.members(), &g.directory().people, g.kols());
+                    for &(i, kind, innocent) in &plan.incidents {
+                        let id = g.report_incident(i, kind).expect("synthetic incidents are valid");
+                        groupless_truth.push((id, innocent));
+                    }
+                    for &(i, product, units, via) in &plan.orders {
+                        let _ = g.place_order(i, product, units, via);
+                    }
+                },
+            )
+        });
+        for (id, innocent) in truths.into_iter().flat_map(|(_, t)| t).chain(groupless_truth) {
+            self.learn(id, innocent);
+        }
+        report
+    }
+
+    /// Plans every group in parallel, then applies each action as a command by citizen id.
+    fn step_by_citizens(&mut self, d: Day) -> DayReport {
+        let behaviour = self.behaviour(d);
+        let engine = &self.engine;
+        let plans: Vec<(Vec<CitizenId>, Plan)> = self.pool.install(|| {
+            (0..engine.group_count())
+                .into_par_iter()
+                .map(|g| {
+                    let gid = GroupId(g);
+                    let group = engine.group(gid).expect("group exists");
+                    let directory = engine.directory();
+                    let plan = behaviour.plan_group(
+                        gid,
+                        group.members(),
+                        group.open_notices(),
+                        group.history,
+                        &directory.people,
+                        &directory.groups[g as usize],
+                        engine.kols(),
+                    );
+                    (group.members().iter().map(|m| m.citizen).collect(), plan)
+                })
+                .collect()
+        });
+        let groupless: Vec<CitizenId> = engine.groupless().iter().map(|e| e.member.citizen).collect();
+        let groupless_plan = behaviour.plan_groupless(engine.groupless(), &engine.directory().people, engine.kols());
+        let notices: Vec<Vec<(IncidentId, Vec<CitizenId>)>> = engine
+            .groups()
+            .iter()
+            .map(|g| g.open_notices().iter().map(|b| (b.incident, b.recipients.clone())).collect())
+            .collect();
+        let all = plans.iter().map(|(m, p)| (m, p)).chain(std::iter::once((&groupless, &groupless_plan)));
+        let mut learned = Vec::new();
+        for (members, plan) in all.clone() {
+            for &(slot, kind, innocent) in &plan.incidents {
+                let id = self.engine.report_incident(members[slot], kind, d).expect("synthetic incidents are valid");
+                learned.push((id, innocent));
+            }
+        }
+        for (g, (_, plan)) in plans.iter().enumerate() {
+            for &(batch, recipient, answer) in &plan.answers {
+                let (incident, recipients) = &notices[g][batch];
+                self.engine
+                    .answer_notice(recipients[recipient], *incident, answer)
+                    .expect("recipients answer their own open notices");
+            }
+        }
+        for (members, plan) in all {
+            for &(slot, product, units, via) in &plan.orders {
+                let _ = self.engine.place_order(members[slot], product, units, via);
+            }
+        }
+        for (id, innocent) in learned {
+            self.learn(id, innocent);
+        }
+        self.pool.install(|| self.engine.close_day_with(&Rayon))
+    }
+
+    /// Remembers an incident the cameras (or courts) reported, and whether it was false.
+    fn learn(&mut self, id: IncidentId, innocent: bool) {
+        if innocent {
+            self.truth.false_incidents.insert(id);
+            if let Some(all) = self.truth.all_false.as_mut() {
+                all.insert(id);
+            }
+            if bit_set(&mut self.truth.falsely_flagged, id.citizen.index()) {
+                self.truth.falsely_flagged_count += 1;
+            }
+        } else {
+            bit_set(&mut self.truth.offended, id.citizen.index());
+        }
+        self.truth.yesterday.push((id, innocent));
     }
 
     fn scandals_and_promotions(&mut self, d: Day) {
@@ -278,282 +465,9 @@ impl Simulation {
         }
     }
 
-    fn apply(&mut self, action: Action) {
-        match action {
-            Action::Incident { citizen, kind, innocent } => {
-                let d = self.engine.day();
-                let id = self.engine.report_incident(citizen, kind, d).expect("synthetic incidents are valid");
-                if innocent {
-                    self.truth.false_incidents.insert(id);
-                    if let Some(all) = self.truth.all_false.as_mut() {
-                        all.insert(id);
-                    }
-                    if bit_set(&mut self.truth.falsely_flagged, citizen.index()) {
-                        self.truth.falsely_flagged_count += 1;
-                    }
-                } else {
-                    bit_set(&mut self.truth.offended, citizen.index());
-                }
-                self.truth.yesterday.push((id, innocent));
-            }
-            Action::Answer { citizen, incident, answer } => {
-                self.engine.answer_notice(citizen, incident, answer).expect("recipients answer their own open notices");
-            }
-            Action::Order { citizen, product, units, via } => {
-                // Travel bans refuse some orders: that is the point, and the engine counts them.
-                let _ = self.engine.place_order(citizen, product, units, via);
-            }
-        }
-    }
-
-    /// Generates today's actions for every group (in parallel) and the groupless.
-    fn generate(&self, d: Day) -> (Vec<Action>, Vec<Action>, Vec<Action>) {
-        let engine = &self.engine;
-        let per_group: Vec<[Vec<Action>; 3]> =
-            (0..engine.group_count()).into_par_iter().map(|g| self.group_actions(d, GroupId(g))).collect();
-        let groupless = self.groupless_actions(d);
-        let mut out: [Vec<Action>; 3] = Default::default();
-        for [a, b, c] in per_group.into_iter().chain(std::iter::once(groupless)) {
-            out[0].extend(a);
-            out[1].extend(b);
-            out[2].extend(c);
-        }
-        let [incidents, answers, orders] = out;
-        (incidents, answers, orders)
-    }
-
-    /// Whether a judgement debtor's monthly report falls today.
-    fn debt_due(&self, c: CitizenId, d: Day) -> bool {
-        self.engine.directory().people.debt_offset(c) == Some(d % self.scenario.world.misconduct.debtor_report_days)
-    }
-
     fn campaign_multiplier(&self, d: Day) -> f64 {
         let doy = (self.scenario.run.start_day_of_year + d) % 365;
         self.scenario.world.commerce.campaign_days.iter().filter(|c| c.covers(doy)).map(|c| c.multiplier).product()
-    }
-
-    fn random_kind(&self, draws: &mut Draws) -> u8 {
-        draws.weighted_index(&self.kind_weights) as u8
-    }
-
-    fn group_actions(&self, d: Day, g: GroupId) -> [Vec<Action>; 3] {
-        let engine = &self.engine;
-        let world = &self.scenario.world;
-        let directory = engine.directory();
-        let people = &directory.people;
-        let state = &directory.groups[g.index()];
-        let group = engine.group(g).expect("group exists");
-        let members = group.members();
-        let mut incidents = Vec::new();
-        let mut answers = Vec::new();
-        let mut orders = Vec::new();
-        if !members.is_empty() {
-            // Cameras: true incidents (detected misconduct), offender in proportion to propensity.
-            let total = state.propensity_sum;
-            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, g.0 as u64).draws();
-            let mean = world.cameras.detection_rate * total as f64 * PROPENSITY_UNIT;
-            let n_true = poisson(&mut draws, mean);
-            for _ in 0..n_true {
-                let mut target = (draws.uniform() * total as f64) as u64;
-                let mut offender = members[members.len() - 1].citizen;
-                for m in members {
-                    let p = people.propensity_fixed(m.citizen);
-                    if target < p {
-                        offender = m.citizen;
-                        break;
-                    }
-                    target -= p;
-                }
-                incidents.push(Action::Incident {
-                    citizen: offender,
-                    kind: self.random_kind(&mut draws),
-                    innocent: false,
-                });
-            }
-            // Judgement debtors are reported by the courts every `debtor_report_days`.
-            let today = d % world.misconduct.debtor_report_days;
-            for &(offset, citizen) in &state.debtors {
-                if offset == today {
-                    incidents.push(Action::Incident { citizen, kind: self.debtor_kind, innocent: false });
-                }
-            }
-            let mut draws = Key::new(self.seed, Stream::FalseIdentification, d as u64, g.0 as u64).draws();
-            let n_false = poisson(&mut draws, members.len() as f64 * world.cameras.false_identification_rate);
-            for _ in 0..n_false {
-                let victim = members[draws.below(members.len() as u64) as usize].citizen;
-                incidents.push(Action::Incident {
-                    citizen: victim,
-                    kind: self.random_kind(&mut draws),
-                    innocent: true,
-                });
-            }
-            if world.commerce.enabled {
-                self.orders_for(d, Some(g), members.iter().map(|m| m.citizen), members.len(), &mut orders);
-            }
-        }
-        // Answers to the notices delivered at yesterday's close (due today).
-        for batch in group.open_notices().iter().filter(|b| b.deadline == d) {
-            for &recipient in &batch.recipients {
-                if let Some(answer) = self.answer(d, g, batch.incident, recipient) {
-                    answers.push(Action::Answer { citizen: recipient, incident: batch.incident, answer });
-                }
-            }
-        }
-        [incidents, answers, orders]
-    }
-
-    fn groupless_actions(&self, d: Day) -> [Vec<Action>; 3] {
-        let engine = &self.engine;
-        let world = &self.scenario.world;
-        let people = &engine.directory().people;
-        let mut incidents = Vec::new();
-        let mut orders = Vec::new();
-        for entry in engine.groupless() {
-            let c = entry.member.citizen;
-            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, (1u64 << 40) | c.0 as u64).draws();
-            let n_true = poisson(&mut draws, world.cameras.detection_rate * people.propensity(c));
-            for _ in 0..n_true {
-                incidents.push(Action::Incident { citizen: c, kind: self.random_kind(&mut draws), innocent: false });
-            }
-            if self.debt_due(c, d) {
-                incidents.push(Action::Incident { citizen: c, kind: self.debtor_kind, innocent: false });
-            }
-            let n_false = poisson(&mut draws, world.cameras.false_identification_rate);
-            for _ in 0..n_false {
-                incidents.push(Action::Incident { citizen: c, kind: self.random_kind(&mut draws), innocent: true });
-            }
-        }
-        if world.commerce.enabled {
-            for entry in engine.groupless() {
-                let c = entry.member.citizen;
-                self.orders_for(d, None, std::iter::once(c), 1, &mut orders);
-            }
-        }
-        [incidents, Vec::new(), orders]
-    }
-
-    /// Orders of a group's members (or of one groupless citizen) today: the group's deal
-    /// of the day, and individual orders (tickets, KOL promotions, favourites).
-    fn orders_for(
-        &self,
-        d: Day,
-        group: Option<GroupId>,
-        members: impl Iterator<Item = CitizenId> + Clone,
-        size: usize,
-        out: &mut Vec<Action>,
-    ) {
-        let world = &self.scenario.world;
-        let c = &world.commerce;
-        let people = &self.engine.directory().people;
-        let multiplier = self.campaign_multiplier(d);
-        if size == 0 {
-            return;
-        }
-        let members: Vec<CitizenId> = members.collect();
-        let max_units = self.rules.policy.orders.max_units_per_order;
-        // The group buy: a deal of the day from the group's main topic; its appeal varies.
-        if let Some(g) = group
-            && c.deal_rate > 0.0
-            && let Some(topic) = self.engine.directory().groups.get(g.index()).map(|s| s.main_topic)
-        {
-            let mut draws = Key::new(self.seed, Stream::Deal, d as u64, g.0 as u64).draws();
-            let product = self.catalogue.popular_in(topic as usize, &mut draws);
-            let appeal = gamma(&mut draws, c.deal_appeal_shape) / c.deal_appeal_shape;
-            let n = poisson(&mut draws, size as f64 * c.deal_rate * multiplier * appeal);
-            for _ in 0..n {
-                let buyer = members[draws.below(size as u64) as usize];
-                let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
-                out.push(Action::Order { citizen: buyer, product, units, via: None });
-            }
-        }
-        let max_rate = 2.0 * c.buy_rate_mean * multiplier;
-        if max_rate <= 0.0 {
-            return;
-        }
-        let entity = match group {
-            Some(g) => g.0 as u64,
-            None => (1u64 << 40) | members[0].0 as u64,
-        };
-        let mut draws = Key::new(self.seed, Stream::Order, d as u64, entity).draws();
-        let candidates = poisson(&mut draws, size as f64 * max_rate);
-        for _ in 0..candidates {
-            let buyer = members[draws.below(size as u64) as usize];
-            // Thinning: each citizen buys at their own rate.
-            let rate = people.buy_rate(buyer) * multiplier;
-            if draws.uniform() * max_rate >= rate {
-                continue;
-            }
-            let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
-            let (product, via) = if draws.uniform() < c.travel_share && !self.catalogue.travel.is_empty() {
-                (self.catalogue.travel[draws.below(self.catalogue.travel.len() as u64) as usize], None)
-            } else {
-                self.kol_or_favourite(buyer, &mut draws)
-            };
-            if product.0 == u32::MAX {
-                continue;
-            }
-            out.push(Action::Order { citizen: buyer, product, units, via });
-        }
-    }
-
-    fn kol_or_favourite(&self, buyer: CitizenId, draws: &mut Draws) -> (ProductId, Option<KolId>) {
-        let people = &self.engine.directory().people;
-        let conversion = self.scenario.world.kols.conversion;
-        let interests = people.interests(buyer);
-        for j in 0..people.follow_count() {
-            let Some(kol) = people.followed(buyer, &interests, j) else { continue };
-            let credibility = self.engine.kols()[kol.index()].credibility;
-            let product = self.promoted[kol.index()];
-            if product.0 != u32::MAX && draws.bernoulli(conversion * credibility) {
-                return (product, Some(kol));
-            }
-        }
-        let i = draws.below(people.favourite_count() as u64) as usize;
-        (people.favourite(buyer, &interests, i), None)
-    }
-
-    /// A recipient's answer to a notice, by the scenario's voting model.
-    pub fn answer(&self, d: Day, g: GroupId, incident: IncidentId, voter: CitizenId) -> Option<Answer> {
-        let v = &self.scenario.world.voting;
-        match v.model {
-            VotingModel::AlwaysExpel => return Some(Answer::Expel),
-            VotingModel::AlwaysKeep => return Some(Answer::Keep),
-            VotingModel::NeverAnswer => return None,
-            VotingModel::Logistic => {}
-        }
-        let mut draws = Key::new(self.seed, Stream::Vote, d as u64, pair(incident.to_u64(), voter.0 as u64)).draws();
-        if !draws.bernoulli(v.answer_rate) {
-            return None;
-        }
-        let engine = &self.engine;
-        let member = engine.member(voter).ok()?;
-        let score = engine.score_of_member(&member);
-        let rules = &self.rules;
-        let tier = rules.tier(member.tier);
-        let directory = engine.directory();
-        let mut z = v.intercept + directory.people.disposition(voter);
-        z += directory.groups.get(g.index()).map(|s| s.culture).unwrap_or(0.0) as f64;
-        // The points matter when the voter is close to a tier boundary, up or down.
-        let gap_down = (score - tier.min_score + 1) as f64;
-        let gap_up =
-            if member.tier > 0 { (rules.tier(member.tier - 1).min_score - score) as f64 } else { f64::INFINITY };
-        let closeness = math::exp(-gap_up.min(gap_down) / v.boundary_scale);
-        z += v.boundary_weight * closeness;
-        // A voter banned from travel wants out of the tier, the more so the closer the exit.
-        if tier.restrictions.contains(Restriction::Travel)
-            && let Some(needed) = engine.travel_score_needed(score)
-        {
-            z += v.banned_weight * math::exp(-((needed - score) as f64) / (5.0 * v.boundary_scale));
-        }
-        // Ties: mostly weak; a close friend is hard to expel.
-        let (a, b) = if voter < incident.citizen { (voter, incident.citizen) } else { (incident.citizen, voter) };
-        let tie = Key::new(self.seed, Stream::Tie, 0, pair(a.0 as u64, b.0 as u64)).uniform();
-        z -= v.tie_weight * tie * tie * tie * tie;
-        // Conformity: a group that expelled before expels again.
-        let history = engine.group(g).map(|x| x.history).unwrap_or_default();
-        let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
-        z += v.conformity_weight * (rate - 0.5);
-        Some(if draws.uniform() < math::logistic(z) { Answer::Expel } else { Answer::Keep })
     }
 
     fn record(&mut self, d: Day, report: DayReport) {
@@ -687,6 +601,7 @@ impl Simulation {
 fn build_world(
     scenario: &Scenario,
     rules: &Rules,
+    driver: Driver,
 ) -> Result<(Engine<SyntheticDirectory>, Catalogue, Kols), SimulationError> {
     let seed = scenario.run.seed;
     let world = &scenario.world;
@@ -700,7 +615,16 @@ fn build_world(
     let mut directory = SyntheticDirectory::new(people, &catalogue);
     directory.set_groups(&assignments, group_count, seed, world.voting.group_culture_sd);
     let ledger = if n <= scenario.run.ledger_max_citizens { LedgerMode::Full } else { LedgerMode::Totals };
-    let mut engine = Engine::new(rules.clone(), directory, EngineOptions { ledger, keep_history: false });
+    let options = EngineOptions {
+        ledger,
+        keep_history: false,
+        // The group driver never addresses citizens by id (4 bytes a citizen saved).
+        index_citizens: driver == Driver::Citizens,
+        // Simulated citizens appeal the day after the report: older incidents without a
+        // pending appeal are never referred to again.
+        incident_retention_days: Some(2),
+    };
+    let mut engine = Engine::new(rules.clone(), directory, options);
     engine.register_citizens(n).map_err(|e| SimulationError::Grouping(e.to_string()))?;
     engine.form_groups(&assignments).map_err(|e| SimulationError::Grouping(e.to_string()))?;
     if world.commerce.enabled {

@@ -1,0 +1,517 @@
+//! A group's part of a day: its members' incidents, answers and orders, then its local
+//! close (tally, deliver, settle, tiers).
+//!
+//! Everything here reads only the group itself and read-only context ([`Ctx`]), and writes
+//! only the group and its [`GroupOut`] / [`DayAcc`]. That is what lets the engine hand the
+//! groups of a day to any executor (one thread, a pool, a cluster) and get the same result.
+//! The engine's id-addressed commands (the service's) call the same functions.
+
+use crate::directory::Directory;
+use crate::engine::{EngineOptions, OrderReceipt};
+use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
+use crate::ledger::{Answer, Cause, LedgerEntry, LedgerMode, LedgerTotals};
+use crate::policy::{AbstainAs, Restriction, Rules};
+use crate::pricing;
+use crate::refusal::Refusal;
+use crate::state::*;
+use std::collections::BTreeSet;
+
+/// Read-only context of a day's work.
+pub(crate) struct Ctx<'a, D> {
+    pub rules: &'a Rules,
+    pub options: EngineOptions,
+    pub day: Day,
+    pub directory: &'a D,
+    pub products: &'a [Product],
+    pub promotions: &'a BTreeSet<PromotionId>,
+    pub kols: &'a [Kol],
+}
+
+/// Score changes not yet in the global histogram.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Shifts {
+    /// Dense deltas per score offset (allocated on first use in a fold).
+    dense: Vec<i64>,
+    /// Or a short list of (from, to), for single commands.
+    sparse: Vec<(u16, u16)>,
+    is_dense: bool,
+}
+
+impl Shifts {
+    pub fn dense() -> Shifts {
+        Shifts { is_dense: true, ..Shifts::default() }
+    }
+
+    pub fn sparse() -> Shifts {
+        Shifts::default()
+    }
+
+    fn shift(&mut self, from: u16, to: u16, range: usize) {
+        if self.is_dense {
+            if self.dense.is_empty() {
+                self.dense = vec![0; range];
+            }
+            self.dense[from as usize] -= 1;
+            self.dense[to as usize] += 1;
+        } else {
+            self.sparse.push((from, to));
+        }
+    }
+
+    fn merge(&mut self, other: Shifts) {
+        if other.dense.is_empty() {
+            self.sparse.extend(other.sparse);
+            return;
+        }
+        if self.dense.is_empty() {
+            self.dense = other.dense;
+        } else {
+            for (a, b) in self.dense.iter_mut().zip(other.dense) {
+                *a += b;
+            }
+        }
+        self.sparse.extend(other.sparse);
+    }
+
+    pub fn apply(self, histogram: &mut crate::stats::ScoreHistogram) {
+        for (from, to) in self.sparse {
+            histogram.shift(from, to);
+        }
+        if !self.dense.is_empty() {
+            histogram.apply_deltas(&self.dense);
+        }
+    }
+}
+
+/// What one group's day produced, merged by the engine in group order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GroupOut {
+    pub ledger: Vec<LedgerEntry>,
+    pub incidents: Vec<Incident>,
+    pub outcomes: Vec<(IncidentId, VoteOutcome)>,
+    /// Points for notice recipients who are no longer in this group.
+    pub external: Vec<(CitizenId, i32, Cause)>,
+    /// Offenders expelled (already removed from the group's members).
+    pub leaving: Vec<(IncidentId, Member)>,
+    pub settled: Vec<SettledOrder>,
+}
+
+impl GroupOut {
+    pub fn is_empty(&self) -> bool {
+        self.ledger.is_empty()
+            && self.incidents.is_empty()
+            && self.outcomes.is_empty()
+            && self.external.is_empty()
+            && self.leaving.is_empty()
+            && self.settled.is_empty()
+    }
+}
+
+/// Sums over groups (they combine the same way in any grouping) and per-group outputs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DayAcc {
+    pub shifts: Shifts,
+    pub totals: LedgerTotals,
+    pub notices_delivered: u64,
+    pub answers_expel: u64,
+    pub answers_keep: u64,
+    pub answers_none: u64,
+    pub orders: u64,
+    pub units: u64,
+    pub gmv: i64,
+    pub discount_group: i64,
+    pub discount_credit: i64,
+    pub pools: u64,
+    pub pools_by_tier: Vec<u64>,
+    pub orders_refused_travel: u64,
+    pub orders_refused_other: u64,
+    pub kol_units: Vec<u64>,
+    /// Per-group outputs, tagged with the group index (u32::MAX: the groupless).
+    pub outs: Vec<(u32, GroupOut)>,
+}
+
+impl DayAcc {
+    pub fn new(rules: &Rules, kols: usize, dense: bool) -> DayAcc {
+        DayAcc {
+            shifts: if dense { Shifts::dense() } else { Shifts::sparse() },
+            pools_by_tier: vec![0; rules.group_discounts_bp.len() + 1],
+            kol_units: vec![0; kols],
+            ..DayAcc::default()
+        }
+    }
+
+    pub fn merge(mut self, other: DayAcc) -> DayAcc {
+        self.shifts.merge(other.shifts);
+        let (a, b) = (&mut self.totals, other.totals);
+        a.entries += b.entries;
+        a.delta_sum += b.delta_sum;
+        a.incident_sum += b.incident_sum;
+        a.vote_sum += b.vote_sum;
+        a.appeal_sum += b.appeal_sum;
+        self.notices_delivered += other.notices_delivered;
+        self.answers_expel += other.answers_expel;
+        self.answers_keep += other.answers_keep;
+        self.answers_none += other.answers_none;
+        self.orders += other.orders;
+        self.units += other.units;
+        self.gmv += other.gmv;
+        self.discount_group += other.discount_group;
+        self.discount_credit += other.discount_credit;
+        self.pools += other.pools;
+        for (x, y) in self.pools_by_tier.iter_mut().zip(other.pools_by_tier) {
+            *x += y;
+        }
+        self.orders_refused_travel += other.orders_refused_travel;
+        self.orders_refused_other += other.orders_refused_other;
+        for (x, y) in self.kol_units.iter_mut().zip(other.kol_units) {
+            *x += y;
+        }
+        self.outs.extend(other.outs);
+        self
+    }
+}
+
+/// Applies a score change to one member; records it in the ledger (or its totals).
+pub(crate) fn change_member_score<D>(
+    ctx: &Ctx<D>,
+    member: &mut Member,
+    requested: i32,
+    cause: Cause,
+    ledger: &mut Vec<LedgerEntry>,
+    totals: &mut LedgerTotals,
+    shifts: &mut Shifts,
+) -> i32 {
+    let range = (ctx.rules.policy.score_max - ctx.rules.policy.score_min) as i64;
+    let old = member.score_offset;
+    let new = (old as i64 + requested as i64).clamp(0, range) as u16;
+    member.score_offset = new;
+    if new != old {
+        member.flags |= FLAG_SCORE_CHANGED;
+        shifts.shift(old, new, range as usize + 1);
+    }
+    let delta = new as i32 - old as i32;
+    let entry = LedgerEntry { day: ctx.day, citizen: member.citizen, delta, requested, cause };
+    totals.add(&entry);
+    if ctx.options.ledger == LedgerMode::Full {
+        ledger.push(entry);
+    }
+    delta
+}
+
+/// Reports an incident against `member` (already located); `seq` is how many incidents
+/// this citizen already had reported today.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn report_incident_at<D>(
+    ctx: &Ctx<D>,
+    member: &mut Member,
+    group: Option<GroupId>,
+    today: &mut GroupToday,
+    seq: u32,
+    kind: u8,
+    incident_day: Day,
+    out: &mut GroupOut,
+    acc: &mut DayAcc,
+) -> Result<IncidentId, Refusal> {
+    let kinds = &ctx.rules.policy.incident_kinds;
+    let Some(spec) = kinds.get(kind as usize) else {
+        return Err(Refusal::UnknownIncidentKind {
+            kind: kind.to_string(),
+            known: kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
+        });
+    };
+    if incident_day > ctx.day {
+        return Err(Refusal::IncidentInFuture { incident_day, today: ctx.day });
+    }
+    let max = crate::engine::INCIDENTS_PER_CITIZEN_PER_DAY_MAX;
+    if seq >= max {
+        return Err(Refusal::TooManyIncidents { citizen: member.citizen, max });
+    }
+    let id = IncidentId { day: ctx.day, citizen: member.citizen, seq: seq as u8 };
+    let penalty = spec.penalty as i32;
+    let applied = change_member_score(
+        ctx,
+        member,
+        -penalty,
+        Cause::Incident { incident: id },
+        &mut out.ledger,
+        &mut acc.totals,
+        &mut acc.shifts,
+    );
+    today.incidents.push(TodayIncident { id, kind });
+    out.incidents.push(Incident {
+        id,
+        kind,
+        day: incident_day,
+        group,
+        penalty_applied: applied,
+        outcome: None,
+        appeal: AppealStatus::NotAppealed,
+    });
+    Ok(id)
+}
+
+/// Checks and builds an order by `member` (already located); `placed` is how many orders
+/// they already placed today.
+pub(crate) fn check_order_at<D: Directory>(
+    ctx: &Ctx<D>,
+    member: &Member,
+    group: Option<GroupId>,
+    placed: u32,
+    product: ProductId,
+    units: u32,
+    via: Option<KolId>,
+) -> Result<Order, Refusal> {
+    let citizen = member.citizen;
+    let Some(p) = ctx.products.get(product.index()) else { return Err(Refusal::UnknownProduct { product }) };
+    let max_units = ctx.rules.policy.orders.max_units_per_order;
+    if units == 0 || units > max_units {
+        return Err(Refusal::InvalidUnits { units, max: max_units });
+    }
+    if placed >= ctx.rules.policy.orders.max_orders_per_day {
+        return Err(Refusal::TooManyOrders { citizen, max: ctx.rules.policy.orders.max_orders_per_day });
+    }
+    if let Some(kol) = via {
+        if kol.index() >= ctx.kols.len() {
+            return Err(Refusal::UnknownKol { kol });
+        }
+        if !ctx.promotions.contains(&PromotionId { day: ctx.day, kol, product }) {
+            return Err(Refusal::PromotionNotActive { kol, product });
+        }
+        if !ctx.directory.follows(citizen, kol) {
+            return Err(Refusal::NotFollowing { citizen, kol });
+        }
+    }
+    let tier = ctx.rules.tier(member.tier);
+    if p.travel && tier.restrictions.contains(Restriction::Travel) {
+        let score = ctx.rules.policy.score_min + member.score_offset as i32;
+        return Err(Refusal::TravelBanned {
+            citizen,
+            tier: tier.name.clone(),
+            score,
+            score_needed: ctx.rules.travel_score_needed(score).unwrap_or(i32::MAX),
+        });
+    }
+    let credit_discount_bp = if ctx.directory.is_favourite(citizen, product) { tier.favourite_discount_bp } else { 0 };
+    Ok(Order {
+        id: OrderId { day: ctx.day, citizen, seq: placed as u16 },
+        product,
+        units,
+        group,
+        credit_discount_bp,
+        promotion: via,
+    })
+}
+
+/// Units in a pool today: the group's orders for the product.
+pub(crate) fn pool_units_in(today: &GroupToday, product: ProductId) -> u64 {
+    today.orders.iter().filter(|o| o.product == product).map(|o| o.units as u64).sum()
+}
+
+/// What an order would cost if the day closed with `pool_units` in its pool.
+pub(crate) fn receipt<D>(ctx: &Ctx<D>, order: &Order, pool_units: u64) -> OrderReceipt {
+    let product = &ctx.products[order.product.index()];
+    let (group_bp, _) = if order.group.is_some() { ctx.rules.group_discount(pool_units) } else { (0, 0) };
+    let price = pricing::unit_price(product.list_price, group_bp, order.credit_discount_bp, ctx.rules.max_discount_bp);
+    OrderReceipt {
+        order: order.id,
+        provisional: price,
+        provisional_total: price.unit_price * order.units as i64,
+        pool_units: if order.group.is_some() { pool_units } else { 0 },
+        next_tier: if order.group.is_some() { ctx.rules.next_group_discount(pool_units) } else { None },
+    }
+}
+
+/// Counts a refused order in the day's figures.
+pub(crate) fn count_refusal(refusal: &Refusal, acc: &mut DayAcc) {
+    if matches!(refusal, Refusal::TravelBanned { .. }) {
+        acc.orders_refused_travel += 1;
+    } else if !refusal.is_not_found() {
+        acc.orders_refused_other += 1;
+    }
+}
+
+/// Records an answer to the `index`-th recipient of an open notice.
+pub(crate) fn answer_at(batch: &mut NoticeBatch, day: Day, index: usize, answer: Answer) -> Result<(), Refusal> {
+    let citizen = batch.recipients[index];
+    if batch.deadline < day {
+        return Err(Refusal::DeadlinePassed { incident: batch.incident, deadline: batch.deadline });
+    }
+    if batch.answers[index] != AnswerSlot::None {
+        return Err(Refusal::AlreadyAnswered { incident: batch.incident, citizen });
+    }
+    batch.answers[index] = answer.into();
+    Ok(())
+}
+
+/// The local close of one group (steps 1–3 and 5 of `Engine::close_day`):
+/// tally due notices and remove the offenders the quorum expels; deliver notices about
+/// today's incidents; settle today's pools; recompute changed tiers.
+pub(crate) fn close_group<D>(ctx: &Ctx<D>, gid: GroupId, group: &mut Group, out: &mut GroupOut, acc: &mut DayAcc) {
+    tally(ctx, group, out, acc);
+    deliver(ctx, group, acc);
+    settle(ctx, &mut group.today.orders, out, acc);
+    group.today.incidents.clear();
+    recompute_tiers(ctx.rules, group.members.iter_mut());
+    debug_assert!(group.members.len() as u32 <= ctx.rules.policy.groups.max_size, "{gid} exceeds max_size");
+}
+
+fn tally<D>(ctx: &Ctx<D>, group: &mut Group, out: &mut GroupOut, acc: &mut DayAcc) {
+    if group.open.iter().all(|b| b.deadline > ctx.day) {
+        return;
+    }
+    let sanction = &ctx.rules.policy.sanction;
+    let open = std::mem::take(&mut group.open);
+    let mut expel: Vec<(IncidentId, CitizenId)> = Vec::new();
+    for batch in open {
+        if batch.deadline > ctx.day {
+            group.open.push(batch);
+            continue;
+        }
+        let mut outcome = VoteOutcome { notified: batch.recipients.len() as u32, ..VoteOutcome::default() };
+        let mut expel_votes = 0u64;
+        // Recipients and members are both sorted by id: walk them together.
+        let mut slot = 0usize;
+        for (&recipient, &answer_slot) in batch.recipients.iter().zip(&batch.answers) {
+            match answer_slot {
+                AnswerSlot::Expel => outcome.expel += 1,
+                AnswerSlot::Keep => outcome.keep += 1,
+                AnswerSlot::None => outcome.unanswered += 1,
+            }
+            let (answer, abstained) = match answer_slot.answer() {
+                Some(a) => (a, false),
+                None => match sanction.abstain_as {
+                    AbstainAs::Keep => (Answer::Keep, true),
+                    AbstainAs::Expel => (Answer::Expel, true),
+                    AbstainAs::None => continue,
+                },
+            };
+            let requested = match answer {
+                Answer::Expel => {
+                    expel_votes += 1;
+                    sanction.expel_reward as i32
+                }
+                Answer::Keep => -(sanction.keep_penalty as i32),
+            };
+            let cause = Cause::Vote { incident: batch.incident, answer, abstained };
+            while slot < group.members.len() && group.members[slot].citizen < recipient {
+                slot += 1;
+            }
+            if slot < group.members.len() && group.members[slot].citizen == recipient {
+                let member = &mut group.members[slot];
+                change_member_score(ctx, member, requested, cause, &mut out.ledger, &mut acc.totals, &mut acc.shifts);
+            } else {
+                // The recipient left the group since the notice went out (an operator moved them).
+                out.external.push((recipient, requested, cause));
+            }
+        }
+        outcome.expelled = ctx.rules.quorum_reached(expel_votes, outcome.notified as u64);
+        acc.answers_expel += outcome.expel as u64;
+        acc.answers_keep += outcome.keep as u64;
+        acc.answers_none += outcome.unanswered as u64;
+        group.history.votes += 1;
+        if outcome.expelled {
+            expel.push((batch.incident, batch.offender));
+        }
+        out.outcomes.push((batch.incident, outcome));
+    }
+    // Expulsions after every tally of the day, so all votes were cast by the same members.
+    expel.sort();
+    for (incident, offender) in expel {
+        match group.slot(offender) {
+            Some(slot) => {
+                let member = group.members.remove(slot);
+                group.history.expulsions += 1;
+                out.leaving.push((incident, member));
+            }
+            None => {
+                // Already expelled by another of today's incidents (or moved): the vote stands.
+                if let Some((_, o)) = out.outcomes.iter_mut().find(|(i, _)| *i == incident) {
+                    o.expelled = false;
+                }
+            }
+        }
+    }
+}
+
+fn deliver<D>(ctx: &Ctx<D>, group: &mut Group, acc: &mut DayAcc) {
+    if group.today.incidents.is_empty() {
+        return;
+    }
+    let mut reported = std::mem::take(&mut group.today.incidents);
+    reported.sort_by_key(|i| i.id);
+    for incident in &reported {
+        let recipients: Vec<CitizenId> =
+            group.members.iter().map(|m| m.citizen).filter(|&c| c != incident.id.citizen).collect();
+        acc.notices_delivered += recipients.len() as u64;
+        let answers = vec![AnswerSlot::None; recipients.len()];
+        group.open.push(NoticeBatch {
+            incident: incident.id,
+            offender: incident.id.citizen,
+            deadline: ctx.day + 1,
+            recipients,
+            answers,
+        });
+    }
+    reported.clear();
+    group.today.incidents = reported;
+}
+
+/// Settles a day's orders: pool units per product select the tier; every order pays.
+pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOut, acc: &mut DayAcc) {
+    if orders.is_empty() {
+        return;
+    }
+    orders.sort_by_key(|o| (o.group, o.product, o.id));
+    let rules = ctx.rules;
+    let mut start = 0;
+    while start < orders.len() {
+        let (group, product) = (orders[start].group, orders[start].product);
+        let mut end = start;
+        while end < orders.len() && orders[end].group == group && orders[end].product == product {
+            end += 1;
+        }
+        // A groupless citizen's order is its own "pool" of one, at the list price.
+        let pooled = group.is_some();
+        let pool_units: u64 = orders[start..end].iter().map(|o| o.units as u64).sum();
+        let (group_bp, pool_tier) = if pooled { rules.group_discount(pool_units) } else { (0, 0) };
+        if pooled {
+            acc.pools += 1;
+            acc.pools_by_tier[pool_tier as usize] += 1;
+        }
+        let list_price = ctx.products[product.index()].list_price;
+        for order in &orders[start..end] {
+            let price = pricing::unit_price(list_price, group_bp, order.credit_discount_bp, rules.max_discount_bp);
+            let units = order.units as i64;
+            acc.orders += 1;
+            acc.units += order.units as u64;
+            acc.gmv += price.unit_price * units;
+            acc.discount_group += price.group_discount * units;
+            acc.discount_credit += price.credit_discount * units;
+            if let Some(kol) = order.promotion {
+                acc.kol_units[kol.index()] += order.units as u64;
+            }
+            if ctx.options.keep_history {
+                out.settled.push(SettledOrder {
+                    order: order.clone(),
+                    pool_units: if pooled { pool_units } else { 0 },
+                    pool_tier,
+                    price,
+                    total: price.unit_price * units,
+                });
+            }
+        }
+        start = end;
+    }
+    orders.clear();
+}
+
+/// Gives every member whose score changed the tier of their new score.
+pub(crate) fn recompute_tiers<'m>(rules: &Rules, members: impl Iterator<Item = &'m mut Member>) {
+    let score_min = rules.policy.score_min;
+    for m in members {
+        if m.flags & FLAG_SCORE_CHANGED != 0 {
+            m.tier = rules.tier_index(score_min + m.score_offset as i32);
+            m.flags &= !FLAG_SCORE_CHANGED;
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! What synthetic citizens do on a day: incidents (cameras and courts), answers to
+//! notices, orders. Pure functions of the start-of-day state and of draws keyed by
+//! (seed, stream, day, entity): the same plan whichever driver applies it and whatever
+//! the thread count.
+
+use crate::population::{Catalogue, GroupState, Kols, PROPENSITY_UNIT, People};
+use crate::world::{VotingModel, WorldConfig};
+use xinyong_engine::{
+    Answer, CitizenId, Day, GroupHistory, GroupId, GrouplessMember, IncidentId, Kol, KolId, Member, NoticeBatch,
+    ProductId, Restriction, Rules,
+};
+use xinyong_random::{Draws, Key, Stream, dist::gamma, dist::poisson, math, pair};
+
+/// A group's (or the groupless') actions for a day, addressed by member slot.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// (slot, incident kind, whether the citizen did nothing).
+    pub incidents: Vec<(usize, u8, bool)>,
+    /// (open notice index, recipient index, answer).
+    pub answers: Vec<(usize, usize, Answer)>,
+    /// (slot, product, units, bought in place through this KOL).
+    pub orders: Vec<(usize, ProductId, u32, Option<KolId>)>,
+}
+
+/// Precomputed per (tier, score) parts of the voting model.
+#[derive(Clone, Debug)]
+pub struct VoteTables {
+    /// `points[tier][score_offset]`: log-odds added because the points matter to the voter.
+    points: Vec<Vec<f64>>,
+}
+
+impl VoteTables {
+    pub fn new(world: &WorldConfig, rules: &Rules) -> VoteTables {
+        let v = &world.voting;
+        let range = (rules.policy.score_max - rules.policy.score_min) as usize + 1;
+        let points = (0..rules.tiers.len())
+            .map(|t| {
+                let tier = &rules.tiers[t];
+                (0..range)
+                    .map(|offset| {
+                        let score = rules.policy.score_min + offset as i32;
+                        // Close to a tier boundary, up or down, the points matter.
+                        let gap_down = (score - tier.min_score + 1) as f64;
+                        let gap_up = if t > 0 { (rules.tiers[t - 1].min_score - score) as f64 } else { f64::INFINITY };
+                        let mut z = v.boundary_weight * math::exp(-gap_up.min(gap_down).max(0.0) / v.boundary_scale);
+                        // A voter banned from travel wants out, the more so the closer the exit.
+                        if tier.restrictions.contains(Restriction::Travel)
+                            && let Some(needed) = rules.travel_score_needed(score)
+                        {
+                            z += v.banned_weight * math::exp(-((needed - score) as f64) / (5.0 * v.boundary_scale));
+                        }
+                        z
+                    })
+                    .collect()
+            })
+            .collect();
+        VoteTables { points }
+    }
+}
+
+/// Everything the behaviour models read: the world, the catalogue, today's promotions.
+pub struct Behaviour<'a> {
+    pub seed: u64,
+    pub day: Day,
+    pub world: &'a WorldConfig,
+    pub rules: &'a Rules,
+    pub catalogue: &'a Catalogue,
+    pub kols_info: &'a Kols,
+    pub kind_weights: &'a [f64],
+    pub debtor_kind: u8,
+    /// Each KOL's first promoted product today (`u32::MAX`: none).
+    pub promoted: &'a [ProductId],
+    pub campaign_multiplier: f64,
+    pub votes: &'a VoteTables,
+}
+
+impl<'a> Behaviour<'a> {
+    fn random_kind(&self, draws: &mut Draws) -> u8 {
+        draws.weighted_index(self.kind_weights) as u8
+    }
+
+    /// A group's day: detected misconduct and court reports, false identifications,
+    /// answers to the notices due today, the group's deal and individual orders.
+    #[allow(clippy::too_many_arguments)]
+    pub fn plan_group(
+        &self,
+        gid: GroupId,
+        members: &[Member],
+        open: &[NoticeBatch],
+        history: GroupHistory,
+        people: &People,
+        state: &GroupState,
+        kols: &[Kol],
+    ) -> Plan {
+        let d = self.day;
+        let world = self.world;
+        let mut plan = Plan::default();
+        if !members.is_empty() {
+            // Cameras: detected misconduct, the offender in proportion to propensity.
+            let total = state.propensity_sum;
+            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, gid.0 as u64).draws();
+            let mean = world.cameras.detection_rate * total as f64 * PROPENSITY_UNIT;
+            for _ in 0..poisson(&mut draws, mean) {
+                let mut target = (draws.uniform() * total as f64) as u64;
+                let mut offender = members.len() - 1;
+                for (slot, m) in members.iter().enumerate() {
+                    let p = people.propensity_fixed(m.citizen);
+                    if target < p {
+                        offender = slot;
+                        break;
+                    }
+                    target -= p;
+                }
+                plan.incidents.push((offender, self.random_kind(&mut draws), false));
+            }
+            // Judgement debtors are reported by the courts every `debtor_report_days`.
+            let today = d % world.misconduct.debtor_report_days;
+            for &(offset, citizen) in &state.debtors {
+                if offset == today
+                    && let Ok(slot) = members.binary_search_by_key(&citizen, |m| m.citizen)
+                {
+                    plan.incidents.push((slot, self.debtor_kind, false));
+                }
+            }
+            // False identifications: anyone, uniformly.
+            let mut draws = Key::new(self.seed, Stream::FalseIdentification, d as u64, gid.0 as u64).draws();
+            for _ in 0..poisson(&mut draws, members.len() as f64 * world.cameras.false_identification_rate) {
+                let victim = draws.below(members.len() as u64) as usize;
+                plan.incidents.push((victim, self.random_kind(&mut draws), true));
+            }
+            if world.commerce.enabled {
+                self.plan_orders(
+                    Some((gid, state.main_topic)),
+                    members.len(),
+                    |i| members[i].citizen,
+                    people,
+                    kols,
+                    &mut plan,
+                );
+            }
+        }
+        // Answers to the notices delivered at yesterday's close (due today).
+        for (b, batch) in open.iter().enumerate().filter(|(_, b)| b.deadline == d) {
+            let mut slot = 0;
+            for (i, &recipient) in batch.recipients.iter().enumerate() {
+                while slot < members.len() && members[slot].citizen < recipient {
+                    slot += 1;
+                }
+                // Recipients are members unless moved since delivery (not in simulations).
+                let Some(member) = members.get(slot).filter(|m| m.citizen == recipient) else { continue };
+                if let Some(answer) = self.answer(batch.incident, member, history, people, state) {
+                    plan.answers.push((b, i, answer));
+                }
+            }
+        }
+        plan
+    }
+
+    /// The groupless' day: their own misconduct, court reports, false identifications and
+    /// individual orders (no group deal: they are outside any group).
+    pub fn plan_groupless(&self, members: &[GrouplessMember], people: &People, kols: &[Kol]) -> Plan {
+        let d = self.day;
+        let world = self.world;
+        let mut plan = Plan::default();
+        for (i, entry) in members.iter().enumerate() {
+            let c = entry.member.citizen;
+            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, (1u64 << 40) | c.0 as u64).draws();
+            for _ in 0..poisson(&mut draws, world.cameras.detection_rate * people.propensity(c)) {
+                plan.incidents.push((i, self.random_kind(&mut draws), false));
+            }
+            if people.debt_offset(c) == Some(d % world.misconduct.debtor_report_days) {
+                plan.incidents.push((i, self.debtor_kind, false));
+            }
+            for _ in 0..poisson(&mut draws, world.cameras.false_identification_rate) {
+                plan.incidents.push((i, self.random_kind(&mut draws), true));
+            }
+        }
+        if world.commerce.enabled {
+            for (i, entry) in members.iter().enumerate() {
+                let c = entry.member.citizen;
+                let mut one = Plan::default();
+                self.plan_orders(None, 1, |_| c, people, kols, &mut one);
+                plan.orders.extend(one.orders.into_iter().map(|(_, p, u, v)| (i, p, u, v)));
+            }
+        }
+        plan
+    }
+
+    /// Orders of a group's members (or of one groupless citizen): the group's deal of the
+    /// day, and individual orders (tickets, KOL promotions, favourites).
+    fn plan_orders(
+        &self,
+        group: Option<(GroupId, u8)>,
+        size: usize,
+        citizen_at: impl Fn(usize) -> CitizenId,
+        people: &People,
+        kols: &[Kol],
+        plan: &mut Plan,
+    ) {
+        let c = &self.world.commerce;
+        let d = self.day;
+        let multiplier = self.campaign_multiplier;
+        let max_units = self.rules.policy.orders.max_units_per_order;
+        // The group buy: a deal of the day from the group's main topic; its appeal varies.
+        if let Some((g, topic)) = group
+            && c.deal_rate > 0.0
+        {
+            let mut draws = Key::new(self.seed, Stream::Deal, d as u64, g.0 as u64).draws();
+            let product = self.catalogue.popular_in(topic as usize, &mut draws);
+            let appeal = gamma(&mut draws, c.deal_appeal_shape) / c.deal_appeal_shape;
+            for _ in 0..poisson(&mut draws, size as f64 * c.deal_rate * multiplier * appeal) {
+                let slot = draws.below(size as u64) as usize;
+                let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
+                plan.orders.push((slot, product, units, None));
+            }
+        }
+        let max_rate = 2.0 * c.buy_rate_mean * multiplier;
+        if max_rate <= 0.0 {
+            return;
+        }
+        let entity = match group {
+            Some((g, _)) => g.0 as u64,
+            None => (1u64 << 40) | citizen_at(0).0 as u64,
+        };
+        let mut draws = Key::new(self.seed, Stream::Order, d as u64, entity).draws();
+        for _ in 0..poisson(&mut draws, size as f64 * max_rate) {
+            let slot = draws.below(size as u64) as usize;
+            let buyer = citizen_at(slot);
+            // Thinning: each citizen buys at their own rate.
+            if draws.uniform() * max_rate >= people.buy_rate(buyer) * multiplier {
+                continue;
+            }
+            let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
+            let (product, via) = if draws.uniform() < c.travel_share && !self.catalogue.travel.is_empty() {
+                (self.catalogue.travel[draws.below(self.catalogue.travel.len() as u64) as usize], None)
+            } else {
+                self.kol_or_favourite(buyer, people, kols, &mut draws)
+            };
+            plan.orders.push((slot, product, units, via));
+        }
+    }
+
+    fn kol_or_favourite(
+        &self,
+        buyer: CitizenId,
+        people: &People,
+        kols: &[Kol],
+        draws: &mut Draws,
+    ) -> (ProductId, Option<KolId>) {
+        let conversion = self.world.kols.conversion;
+        let interests = people.interests(buyer);
+        for j in 0..people.follow_count() {
+            let Some(kol) = people.followed(buyer, &interests, j) else { continue };
+            let product = self.promoted[kol.index()];
+            if product.0 != u32::MAX && draws.bernoulli(conversion * kols[kol.index()].credibility) {
+                return (product, Some(kol));
+            }
+        }
+        let i = draws.below(people.favourite_count() as u64) as usize;
+        (people.favourite(buyer, &interests, i), None)
+    }
+
+    /// A recipient's answer to a notice, by the scenario's voting model.
+    pub fn answer(
+        &self,
+        incident: IncidentId,
+        voter: &Member,
+        history: GroupHistory,
+        people: &People,
+        state: &GroupState,
+    ) -> Option<Answer> {
+        let v = &self.world.voting;
+        match v.model {
+            VotingModel::AlwaysExpel => return Some(Answer::Expel),
+            VotingModel::AlwaysKeep => return Some(Answer::Keep),
+            VotingModel::NeverAnswer => return None,
+            VotingModel::Logistic => {}
+        }
+        let c = voter.citizen;
+        let mut draws = Key::new(self.seed, Stream::Vote, self.day as u64, pair(incident.to_u64(), c.0 as u64)).draws();
+        if !draws.bernoulli(v.answer_rate) {
+            return None;
+        }
+        let mut z = v.intercept + people.disposition(c) + state.culture as f64;
+        z += self.votes.points[voter.tier as usize][voter.score_offset as usize];
+        // Ties: mostly weak; a close friend is hard to expel.
+        let (a, b) = if c < incident.citizen { (c, incident.citizen) } else { (incident.citizen, c) };
+        let tie = Key::new(self.seed, Stream::Tie, 0, pair(a.0 as u64, b.0 as u64)).uniform();
+        z -= v.tie_weight * tie * tie * tie * tie;
+        // Conformity: a group that expelled before expels again.
+        let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
+        z += v.conformity_weight * (rate - 0.5);
+        Some(if draws.uniform() < math::logistic(z) { Answer::Expel } else { Answer::Keep })
+    }
+}
