@@ -42,4 +42,7 @@ fi
 say "cargo test (workspace)"
 cargo test --workspace --locked --no-fail-fast
 
+say "Python package (crates/python): build into a virtualenv, pytest"
+scripts/test-python.sh
+
 say "all tests passed"

@@ -353,6 +353,76 @@ impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
     }
 }
 
+/// Streams new citizens into new groups (see [`Engine::populate`]).
+pub struct Populate<'e, D> {
+    engine: &'e mut Engine<D>,
+    first: u32,
+    end: u32,
+    /// The next citizen id that may be placed; ids below it are placed or groupless.
+    next: u32,
+    first_group: usize,
+    member: Member,
+}
+
+impl<D: Directory> Populate<'_, D> {
+    /// Places `citizen` (ids in increasing order) in the `index`-th of the new groups.
+    pub fn place(&mut self, citizen: CitizenId, index: u32) -> Result<(), Refusal> {
+        if citizen.0 < self.next || citizen.0 >= self.end {
+            return Err(Refusal::InvalidValue {
+                field: "citizen".into(),
+                reason: format!("{citizen} is out of order or not among the new citizens"),
+            });
+        }
+        let g = self.first_group + index as usize;
+        let Some(group) = self.engine.groups.get(g) else {
+            return Err(Refusal::UnknownGroup { group: GroupId(g as u32) });
+        };
+        if group.members.len() == group.members.capacity() {
+            return Err(Refusal::GroupFull { group: GroupId(g as u32), max: group.members.capacity() as u32 });
+        }
+        self.skip_to(citizen.0);
+        self.engine.groups[g].members.push(Member { citizen, ..self.member });
+        if let Some(index) = self.engine.locations.as_mut() {
+            index[citizen.index()] = g as u32;
+        }
+        self.engine.directory.joined(citizen, GroupId(g as u32));
+        self.next = citizen.0 + 1;
+        Ok(())
+    }
+
+    /// Citizens between the last placed and `to` stay groupless.
+    fn skip_to(&mut self, to: u32) {
+        let day = self.engine.day;
+        for c in self.next..to {
+            self.engine
+                .groupless
+                .members
+                .push(GrouplessMember { member: Member { citizen: CitizenId(c), ..self.member }, eligible_day: day });
+        }
+    }
+
+    /// Ends the population: every group must be filled to the size it was given.
+    pub fn finish(mut self) -> Result<(), Refusal> {
+        self.skip_to(self.end);
+        self.next = self.end;
+        for (i, g) in self.engine.groups[self.first_group..].iter().enumerate() {
+            if g.members.len() != g.members.capacity() {
+                return Err(Refusal::InvalidValue {
+                    field: "group_sizes".into(),
+                    reason: format!(
+                        "group {} got {} members, not {}",
+                        self.first_group + i,
+                        g.members.len(),
+                        g.members.capacity()
+                    ),
+                });
+            }
+        }
+        let _ = self.first;
+        Ok(())
+    }
+}
+
 /// Builds the read-only context from the engine's fields (disjoint from groups).
 macro_rules! ctx {
     ($e:expr) => {
@@ -776,6 +846,52 @@ impl<D: Directory> Engine<D> {
             }
         }
         Ok(())
+    }
+
+    /// Registers `citizens` new citizens directly into new groups of the given sizes, for
+    /// populations too large to pass through the groupless list: call
+    /// [`Populate::place`] for each citizen in increasing id order, then
+    /// [`Populate::finish`]; citizens not placed are groupless.
+    pub fn populate(&mut self, citizens: u32, group_sizes: &[u32]) -> Result<Populate<'_, D>, Refusal> {
+        let first = self.citizens;
+        if first as u64 + citizens as u64 > CITIZENS_MAX as u64 {
+            return Err(Refusal::LimitReached { what: "citizens".into(), max: CITIZENS_MAX as u64 });
+        }
+        if self.groups.len() as u64 + group_sizes.len() as u64 >= GROUPLESS as u64 {
+            return Err(Refusal::LimitReached { what: "groups".into(), max: GROUPLESS as u64 - 1 });
+        }
+        let max_size = self.rules.policy.groups.max_size;
+        if let Some(&big) = group_sizes.iter().find(|&&s| s > max_size) {
+            return Err(Refusal::InvalidValue {
+                field: "group_sizes".into(),
+                reason: format!("a group of {big} exceeds max_size ({max_size})"),
+            });
+        }
+        if group_sizes.iter().map(|&s| s as u64).sum::<u64>() > citizens as u64 {
+            return Err(Refusal::InvalidValue {
+                field: "group_sizes".into(),
+                reason: "more places than citizens".into(),
+            });
+        }
+        let first_group = self.groups.len();
+        self.groups.extend(
+            group_sizes.iter().map(|&size| Group { members: Vec::with_capacity(size as usize), ..Group::default() }),
+        );
+        if let Some(index) = self.locations.as_mut() {
+            index.resize(index.len() + citizens as usize, GROUPLESS);
+        }
+        let offset = (self.rules.policy.initial_score - self.rules.policy.score_min) as u16;
+        let tier = self.rules.tier_index(self.rules.policy.initial_score);
+        self.scores.add_many(offset, citizens as u64);
+        self.citizens += citizens;
+        Ok(Populate {
+            engine: self,
+            first,
+            end: first + citizens,
+            next: first,
+            first_group,
+            member: Member { citizen: CitizenId(first), score_offset: offset, tier, flags: 0 },
+        })
     }
 
     /// Takes a citizen out of their group; they may be placed again at the next close.

@@ -548,3 +548,31 @@ fn forming_groups_in_bulk_is_all_or_nothing() {
     assert_eq!(e.groupless().iter().map(|m| m.member.citizen).collect::<Vec<_>>(), [c(2), c(4)]);
     assert_eq!(e.form_groups(&[(c(0), GroupId(1))]).unwrap_err().code(), "already_in_group");
 }
+
+#[test]
+fn populating_streams_citizens_into_pre_sized_groups() {
+    let mut e = engine_with(policy());
+    let mut p = e.populate(6, &[2, 3]).unwrap();
+    p.place(c(0), 0).unwrap();
+    p.place(c(2), 1).unwrap();
+    assert_eq!(p.place(c(2), 0).unwrap_err().code(), "invalid_value", "ids must increase");
+    p.place(c(3), 0).unwrap();
+    assert_eq!(p.place(c(4), 0).unwrap_err().code(), "group_full");
+    p.place(c(4), 1).unwrap();
+    p.place(c(5), 1).unwrap();
+    p.finish().unwrap();
+    assert_eq!(e.citizen_count(), 6);
+    let ids = |g: u32| e.group(GroupId(g)).unwrap().members().iter().map(|m| m.citizen).collect::<Vec<_>>();
+    assert_eq!(ids(0), [c(0), c(3)]);
+    assert_eq!(ids(1), [c(2), c(4), c(5)]);
+    assert_eq!(e.groupless().iter().map(|m| m.member.citizen).collect::<Vec<_>>(), [c(1)]);
+    assert_eq!(e.group_of(c(4)).unwrap(), Some(GroupId(1)));
+    assert_eq!(e.score(c(5)).unwrap(), 1000);
+    assert_eq!(e.scores().total(), 6);
+    // A group left short of its size is refused at the end.
+    let mut short = engine_with(policy());
+    let mut p = short.populate(3, &[2]).unwrap();
+    p.place(c(0), 0).unwrap();
+    assert_eq!(p.finish().unwrap_err().code(), "invalid_value");
+    assert_eq!(engine_with(policy()).populate(3, &[11]).err().unwrap().code(), "invalid_value", "above max_size");
+}

@@ -9,7 +9,8 @@ use xinyong_engine::{
     Answer, CitizenId, Day, GroupHistory, GroupId, GrouplessMember, IncidentId, Kol, KolId, Member, NoticeBatch,
     ProductId, Restriction, Rules,
 };
-use xinyong_random::{Draws, Key, Stream, dist::gamma, dist::poisson, math, pair};
+use xinyong_random::math::{self, LogisticTable};
+use xinyong_random::{Draws, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson, pair};
 
 /// A group's (or the groupless') actions for a day, addressed by member slot.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,6 +28,9 @@ pub struct Plan {
 pub struct VoteTables {
     /// `points[tier][score_offset]`: log-odds added because the points matter to the voter.
     points: Vec<Vec<f64>>,
+    logistic: LogisticTable,
+    /// Extra units per order.
+    units: PoissonTable,
 }
 
 impl VoteTables {
@@ -54,7 +58,11 @@ impl VoteTables {
                     .collect()
             })
             .collect();
-        VoteTables { points }
+        VoteTables {
+            points,
+            logistic: LogisticTable::new(),
+            units: PoissonTable::new(world.commerce.extra_units_mean.min(16.0)),
+        }
     }
 }
 
@@ -72,6 +80,32 @@ pub struct Behaviour<'a> {
     pub promoted: &'a [ProductId],
     pub campaign_multiplier: f64,
     pub votes: &'a VoteTables,
+    pub keys: DayKeys,
+}
+
+/// The day's key prefixes (seed, stream, day), hashed once per day.
+#[derive(Clone, Copy, Debug)]
+pub struct DayKeys {
+    incident: Prefix,
+    false_identification: Prefix,
+    vote: Prefix,
+    tie: Prefix,
+    deal: Prefix,
+    order: Prefix,
+}
+
+impl DayKeys {
+    pub fn new(seed: u64, day: Day) -> DayKeys {
+        let d = day as u64;
+        DayKeys {
+            incident: Prefix::new(seed, Stream::Incident, d),
+            false_identification: Prefix::new(seed, Stream::FalseIdentification, d),
+            vote: Prefix::new(seed, Stream::Vote, d),
+            tie: Prefix::new(seed, Stream::Tie, 0),
+            deal: Prefix::new(seed, Stream::Deal, d),
+            order: Prefix::new(seed, Stream::Order, d),
+        }
+    }
 }
 
 impl<'a> Behaviour<'a> {
@@ -98,7 +132,7 @@ impl<'a> Behaviour<'a> {
         if !members.is_empty() {
             // Cameras: detected misconduct, the offender in proportion to propensity.
             let total = state.propensity_sum;
-            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, gid.0 as u64).draws();
+            let mut draws = self.keys.incident.draws(gid.0 as u64);
             let mean = world.cameras.detection_rate * total as f64 * PROPENSITY_UNIT;
             for _ in 0..poisson(&mut draws, mean) {
                 let mut target = (draws.uniform() * total as f64) as u64;
@@ -123,7 +157,7 @@ impl<'a> Behaviour<'a> {
                 }
             }
             // False identifications: anyone, uniformly.
-            let mut draws = Key::new(self.seed, Stream::FalseIdentification, d as u64, gid.0 as u64).draws();
+            let mut draws = self.keys.false_identification.draws(gid.0 as u64);
             for _ in 0..poisson(&mut draws, members.len() as f64 * world.cameras.false_identification_rate) {
                 let victim = draws.below(members.len() as u64) as usize;
                 plan.incidents.push((victim, self.random_kind(&mut draws), true));
@@ -164,7 +198,7 @@ impl<'a> Behaviour<'a> {
         let mut plan = Plan::default();
         for (i, entry) in members.iter().enumerate() {
             let c = entry.member.citizen;
-            let mut draws = Key::new(self.seed, Stream::Incident, d as u64, (1u64 << 40) | c.0 as u64).draws();
+            let mut draws = self.keys.incident.draws((1u64 << 40) | c.0 as u64);
             for _ in 0..poisson(&mut draws, world.cameras.detection_rate * people.propensity(c)) {
                 plan.incidents.push((i, self.random_kind(&mut draws), false));
             }
@@ -198,19 +232,18 @@ impl<'a> Behaviour<'a> {
         plan: &mut Plan,
     ) {
         let c = &self.world.commerce;
-        let d = self.day;
         let multiplier = self.campaign_multiplier;
         let max_units = self.rules.policy.orders.max_units_per_order;
         // The group buy: a deal of the day from the group's main topic; its appeal varies.
         if let Some((g, topic)) = group
             && c.deal_rate > 0.0
         {
-            let mut draws = Key::new(self.seed, Stream::Deal, d as u64, g.0 as u64).draws();
+            let mut draws = self.keys.deal.draws(g.0 as u64);
             let product = self.catalogue.popular_in(topic as usize, &mut draws);
             let appeal = gamma(&mut draws, c.deal_appeal_shape) / c.deal_appeal_shape;
             for _ in 0..poisson(&mut draws, size as f64 * c.deal_rate * multiplier * appeal) {
                 let slot = draws.below(size as u64) as usize;
-                let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
+                let units = (1 + self.votes.units.sample(&mut draws) as u32).min(max_units);
                 plan.orders.push((slot, product, units, None));
             }
         }
@@ -222,7 +255,7 @@ impl<'a> Behaviour<'a> {
             Some((g, _)) => g.0 as u64,
             None => (1u64 << 40) | citizen_at(0).0 as u64,
         };
-        let mut draws = Key::new(self.seed, Stream::Order, d as u64, entity).draws();
+        let mut draws = self.keys.order.draws(entity);
         for _ in 0..poisson(&mut draws, size as f64 * max_rate) {
             let slot = draws.below(size as u64) as usize;
             let buyer = citizen_at(slot);
@@ -230,7 +263,7 @@ impl<'a> Behaviour<'a> {
             if draws.uniform() * max_rate >= people.buy_rate(buyer) * multiplier {
                 continue;
             }
-            let units = (1 + poisson(&mut draws, c.extra_units_mean) as u32).min(max_units);
+            let units = (1 + self.votes.units.sample(&mut draws) as u32).min(max_units);
             let (product, via) = if draws.uniform() < c.travel_share && !self.catalogue.travel.is_empty() {
                 (self.catalogue.travel[draws.below(self.catalogue.travel.len() as u64) as usize], None)
             } else {
@@ -277,7 +310,7 @@ impl<'a> Behaviour<'a> {
             VotingModel::Logistic => {}
         }
         let c = voter.citizen;
-        let mut draws = Key::new(self.seed, Stream::Vote, self.day as u64, pair(incident.to_u64(), c.0 as u64)).draws();
+        let mut draws = self.keys.vote.draws(pair(incident.to_u64(), c.0 as u64));
         if !draws.bernoulli(v.answer_rate) {
             return None;
         }
@@ -285,11 +318,11 @@ impl<'a> Behaviour<'a> {
         z += self.votes.points[voter.tier as usize][voter.score_offset as usize];
         // Ties: mostly weak; a close friend is hard to expel.
         let (a, b) = if c < incident.citizen { (c, incident.citizen) } else { (incident.citizen, c) };
-        let tie = Key::new(self.seed, Stream::Tie, 0, pair(a.0 as u64, b.0 as u64)).uniform();
+        let tie = self.keys.tie.uniform(pair(a.0 as u64, b.0 as u64));
         z -= v.tie_weight * tie * tie * tie * tie;
         // Conformity: a group that expelled before expels again.
         let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
         z += v.conformity_weight * (rate - 0.5);
-        Some(if draws.uniform() < math::logistic(z) { Answer::Expel } else { Answer::Keep })
+        Some(if draws.uniform() < self.votes.logistic.get(z) { Answer::Expel } else { Answer::Keep })
     }
 }

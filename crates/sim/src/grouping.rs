@@ -1,8 +1,8 @@
 //! The initial grouping of a synthetic population.
 
-use crate::population::People;
+use crate::population::{People, SyntheticDirectory};
 use rayon::prelude::*;
-use xinyong_engine::{CitizenId, GroupId, Rules};
+use xinyong_engine::{CitizenId, Engine, Rules};
 
 /// Sizes of `k` balanced groups covering `n` citizens within `[min, max]`, or fewer
 /// citizens when no exact split exists (the rest stay groupless).
@@ -25,30 +25,91 @@ pub fn balanced_sizes(n: u64, min: u64, max: u64) -> Vec<u64> {
     (0..k).map(|i| base + u64::from(i < extra)).collect()
 }
 
-/// Groups citizens by interest: ordered by their interest key (main, second, third topic),
-/// then by the strength of the main interest, and cut into balanced groups of
-/// `min_size..=max_size`.
-pub fn initial_groups(people: &People, rules: &Rules) -> Result<Vec<(CitizenId, GroupId)>, String> {
+/// Citizens per chunk of the formation's second pass (bounds its scratch memory).
+const CHUNK: u32 = 1 << 22;
+
+/// The interest bucket of a citizen: their three topics, in order, as one index.
+fn bucket(people: &People, c: CitizenId) -> usize {
+    let t = people.topics();
+    let (a, b, c) = people.interests(c).key();
+    (a as usize * t + b as usize) * t + c as usize
+}
+
+/// Where a sorted position falls among balanced groups (`None`: left over, groupless).
+fn group_at(position: u64, sizes_base: u64, extra: u64, covered: u64) -> Option<u32> {
+    if position >= covered {
+        return None;
+    }
+    let big = extra * (sizes_base + 1);
+    Some(if position < big { position / (sizes_base + 1) } else { extra + (position - big) / sizes_base } as u32)
+}
+
+/// Forms the interest groups of a synthetic population and registers everyone in the
+/// engine: citizens ordered by interest key (main, second, third topic; then id) and cut
+/// into balanced groups of `min_size..=max_size`.
+///
+/// It never holds that order in memory: a first pass counts citizens per key, a second
+/// pass (in id order, in chunks) computes each citizen's position from the counts and
+/// places them directly into their group (`Engine::populate`). Memory: the groups
+/// themselves (8 bytes a citizen) plus the group centroids. Returns the centroids
+/// (row-major, `topics` values per group).
+pub fn form(engine: &mut Engine<SyntheticDirectory>, people: &People, rules: &Rules) -> Result<Vec<f32>, String> {
     let n = people.len();
-    let mut order: Vec<(u8, u8, u8, u32, u32)> = (0..n)
+    let topics = people.topics();
+    let buckets = topics * topics * topics;
+    // Pass 1: citizens per bucket.
+    let counts = (0..n)
         .into_par_iter()
-        .map(|c| {
-            let i = people.interests(CitizenId(c));
-            let strength = u32::MAX - (i.weights[0] as f64 * 1e9) as u32;
-            (i.topics[0], i.topics[1], i.topics[2], strength, c)
-        })
-        .collect();
-    order.par_sort_unstable();
+        .fold(
+            || vec![0u64; buckets],
+            |mut counts, c| {
+                counts[bucket(people, CitizenId(c))] += 1;
+                counts
+            },
+        )
+        .reduce(
+            || vec![0u64; buckets],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    let mut next_position: Vec<u64> = Vec::with_capacity(buckets);
+    let mut acc = 0;
+    for count in &counts {
+        next_position.push(acc);
+        acc += count;
+    }
     let sizes = balanced_sizes(n as u64, rules.policy.groups.min_size as u64, rules.policy.groups.max_size as u64);
-    let mut out = Vec::with_capacity(n as usize);
-    let mut next = order.iter();
-    for (g, &size) in sizes.iter().enumerate() {
-        for _ in 0..size {
-            let &(_, _, _, _, c) = next.next().ok_or("balanced sizes cover at most the population")?;
-            out.push((CitizenId(c), GroupId(g as u32)));
+    let covered: u64 = sizes.iter().sum();
+    let (base, extra) =
+        if sizes.is_empty() { (1, 0) } else { (covered / sizes.len() as u64, covered % sizes.len() as u64) };
+    let group_sizes: Vec<u32> = sizes.iter().map(|&s| s as u32).collect();
+    engine.directory_mut().prepare_groups(group_sizes.len());
+    let mut centroids = vec![0f32; group_sizes.len() * topics];
+    let mut populate = engine.populate(n, &group_sizes).map_err(|e| e.to_string())?;
+    // Pass 2: positions in id order, chunk by chunk (keys in parallel, placement in order).
+    let mut profile = vec![0f32; topics];
+    for start in (0..n).step_by(CHUNK as usize) {
+        let end = (start as u64 + CHUNK as u64).min(n as u64) as u32;
+        let keys: Vec<u32> = (start..end).into_par_iter().map(|c| bucket(people, CitizenId(c)) as u32).collect();
+        for (c, &key) in (start..end).zip(&keys) {
+            let position = next_position[key as usize];
+            next_position[key as usize] += 1;
+            if let Some(g) = group_at(position, base, extra, covered) {
+                populate.place(CitizenId(c), g).map_err(|e| e.to_string())?;
+                people.profile(CitizenId(c), &mut profile);
+                for (s, &x) in centroids[g as usize * topics..(g as usize + 1) * topics].iter_mut().zip(&profile) {
+                    *s += x;
+                }
+            }
         }
     }
-    Ok(out)
+    populate.finish().map_err(|e| e.to_string())?;
+    for (g, &size) in group_sizes.iter().enumerate() {
+        centroids[g * topics..(g + 1) * topics].iter_mut().for_each(|x| *x /= size.max(1) as f32);
+    }
+    Ok(centroids)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xinyong_engine::{CitizenId, Directory, GroupId, KolId, ProductId, ProductSpec};
 use xinyong_random::dist::{ZipfTable, gamma};
-use xinyong_random::{Draws, Key, Stream, math};
+use xinyong_random::{Draws, Key, Prefix, Stream, math};
 
 /// Interest topics per citizen.
 pub const INTERESTS: usize = 3;
@@ -183,7 +183,6 @@ fn levels(sample: impl Fn(&mut Draws) -> f64) -> Vec<f64> {
 /// Everything about synthetic citizens, regenerated from (seed, id).
 #[derive(Clone, Debug)]
 pub struct People {
-    seed: u64,
     topics: usize,
     citizens: u32,
     topic_cumulative: Vec<f64>,
@@ -199,6 +198,21 @@ pub struct People {
     catalogue_by_topic: Vec<Vec<ProductId>>,
     product_popularity: ZipfTable,
     kols: Kols,
+    /// Hashed (seed, stream, 0) parts of the keys drawn per citizen.
+    prefix: Prefixes,
+}
+
+#[derive(Clone, Debug)]
+struct Prefixes {
+    profile: Prefix,
+    propensity: Prefix,
+    debt: Prefix,
+    budget: Prefix,
+    disposition: Prefix,
+    region: Prefix,
+    /// One per favourite slot and per followed slot.
+    favourites: Vec<Prefix>,
+    follows: Vec<Prefix>,
 }
 
 impl People {
@@ -220,7 +234,6 @@ impl People {
         let sd = world.voting.disposition_sd;
         let disposition_levels = levels(|d| sd * d.normal());
         People {
-            seed,
             topics: world.topics as usize,
             citizens,
             topic_cumulative,
@@ -236,6 +249,20 @@ impl People {
             catalogue_by_topic: catalogue.by_topic.clone(),
             product_popularity: catalogue.topic_popularity.clone(),
             kols: kols.clone(),
+            prefix: Prefixes {
+                profile: Prefix::new(seed, Stream::Profile, 0),
+                propensity: Prefix::new(seed, Stream::Propensity, 0),
+                debt: Prefix::new(seed, Stream::Propensity, 1),
+                budget: Prefix::new(seed, Stream::Budget, 0),
+                disposition: Prefix::new(seed, Stream::Disposition, 0),
+                region: Prefix::new(seed, Stream::Region, 0),
+                favourites: (0..world.commerce.favourites as u64)
+                    .map(|i| Prefix::new(seed, Stream::Favourites, i))
+                    .collect(),
+                follows: (0..world.kols.follows_per_citizen as u64)
+                    .map(|j| Prefix::new(seed, Stream::Follows, j))
+                    .collect(),
+            },
         }
     }
 
@@ -258,7 +285,8 @@ impl People {
 
     /// Interest topics (distinct, by popularity) and weights (flat Dirichlet, sorted).
     pub fn interests(&self, c: CitizenId) -> Interests {
-        let mut d = Key::new(self.seed, Stream::Profile, 0, c.0 as u64).draws();
+        const _: () = assert!(INTERESTS == 3, "the weights below are written for three interests");
+        let mut d = self.prefix.profile.draws(c.0 as u64);
         let mut topics = [0u8; INTERESTS];
         let n = INTERESTS.min(self.topics);
         for i in 0..n {
@@ -274,23 +302,30 @@ impl People {
             }
             topics[i] = t;
         }
-        // Spacings of sorted uniforms are a flat Dirichlet; sorted descending.
-        let mut cuts = [0f64; INTERESTS];
-        for cut in cuts.iter_mut().take(n - 1) {
-            *cut = d.uniform();
-        }
-        cuts[..n - 1].sort_by(|a, b| a.total_cmp(b));
-        let mut weights = [0f32; INTERESTS];
-        let mut last = 0.0;
-        for i in 0..n {
-            let next = if i + 1 < n { cuts[i] } else { 1.0 };
-            weights[i] = (next - last) as f32;
-            last = next;
-        }
-        weights[..n].sort_by(|a, b| b.total_cmp(a));
         for i in n..INTERESTS {
             topics[i] = topics[0];
         }
+        // Spacings of two sorted uniforms are a flat Dirichlet on three parts; sorted
+        // descending so that the first topic is the main interest.
+        let weights = if n < INTERESTS {
+            let mut w = [0f32; INTERESTS];
+            w[0] = 1.0;
+            w
+        } else {
+            let (u, v) = (d.uniform(), d.uniform());
+            let (low, high) = if u <= v { (u, v) } else { (v, u) };
+            let mut w = [low as f32, (high - low) as f32, (1.0 - high) as f32];
+            if w[0] < w[1] {
+                w.swap(0, 1);
+            }
+            if w[1] < w[2] {
+                w.swap(1, 2);
+            }
+            if w[0] < w[1] {
+                w.swap(0, 1);
+            }
+            w
+        };
         Interests { topics, weights }
     }
 
@@ -305,7 +340,7 @@ impl People {
     }
 
     fn propensity_index(&self, c: CitizenId) -> usize {
-        (Key::new(self.seed, Stream::Propensity, 0, c.0 as u64).uniform() * LEVELS as f64) as usize
+        (self.prefix.propensity.uniform(c.0 as u64) * LEVELS as f64) as usize
     }
 
     /// Daily probability of (camera-visible) misconduct.
@@ -320,12 +355,12 @@ impl People {
 
     /// Mean individual orders per day (uniform between 0 and twice the world's mean).
     pub fn buy_rate(&self, c: CitizenId) -> f64 {
-        self.buy_rate_mean * 2.0 * Key::new(self.seed, Stream::Budget, 0, c.0 as u64).uniform()
+        self.buy_rate_mean * 2.0 * self.prefix.budget.uniform(c.0 as u64)
     }
 
     /// Lasting leniency when answering notices (log-odds of "expel").
     pub fn disposition(&self, c: CitizenId) -> f64 {
-        let u = Key::new(self.seed, Stream::Disposition, 0, c.0 as u64).uniform();
+        let u = self.prefix.disposition.uniform(c.0 as u64);
         self.disposition_levels[(u * LEVELS as f64) as usize]
     }
 
@@ -334,12 +369,12 @@ impl People {
         if self.debtor_share <= 0.0 {
             return None;
         }
-        let mut d = Key::new(self.seed, Stream::Propensity, 1, c.0 as u64).draws();
+        let mut d = self.prefix.debt.draws(c.0 as u64);
         d.bernoulli(self.debtor_share).then(|| d.below(self.debtor_days as u64) as u32)
     }
 
     pub fn region(&self, c: CitizenId) -> u16 {
-        self.regions.sample(&mut Key::new(self.seed, Stream::Region, 0, c.0 as u64).draws()) as u16
+        self.regions.sample(&mut self.prefix.region.draws(c.0 as u64)) as u16
     }
 
     /// The topic slot of favourite `i` (favourites go round the interests, main first).
@@ -350,7 +385,7 @@ impl People {
     /// Favourite number `i` (0-based, < favourites per citizen); may repeat another.
     pub fn favourite(&self, c: CitizenId, interests: &Interests, i: usize) -> ProductId {
         let topic = interests.topics[Self::slot(i)] as usize;
-        let mut d = Key::new(self.seed, Stream::Favourites, i as u64, c.0 as u64).draws();
+        let mut d = self.prefix.favourites[i].draws(c.0 as u64);
         self.catalogue_by_topic[topic][self.product_popularity.sample(&mut d)]
     }
 
@@ -373,7 +408,7 @@ impl People {
     /// KOL number `j` that `c` follows (None when its topic has no KOL).
     pub fn followed(&self, c: CitizenId, interests: &Interests, j: usize) -> Option<KolId> {
         let topic = interests.topics[Self::slot(j)] as usize;
-        let mut d = Key::new(self.seed, Stream::Follows, j as u64, c.0 as u64).draws();
+        let mut d = self.prefix.follows[j].draws(c.0 as u64);
         self.kols.popular_in(topic, &mut d)
     }
 
@@ -393,8 +428,6 @@ impl People {
 /// What the simulator keeps per group (derived from members, updated as they move).
 #[derive(Clone, Debug, Default)]
 pub struct GroupState {
-    /// Mean interest profile at formation.
-    pub centroid: Vec<f32>,
     /// The group's interest key (top three topics of the centroid).
     pub key: (u8, u8, u8),
     pub main_topic: u8,
@@ -414,6 +447,8 @@ const PLACEMENT_SHORTLIST: usize = 16;
 pub struct SyntheticDirectory {
     pub people: People,
     pub groups: Vec<GroupState>,
+    /// Mean interest profile of each group at formation, row-major (`topics` per group).
+    centroids: Vec<f32>,
     /// Groups by interest key, in id order (neighbouring ids are similar groups).
     by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>>,
     by_main_topic: Vec<Vec<GroupId>>,
@@ -427,43 +462,31 @@ impl SyntheticDirectory {
         SyntheticDirectory {
             people,
             groups: Vec::new(),
+            centroids: Vec::new(),
             by_key: BTreeMap::new(),
             by_main_topic: vec![Vec::new(); topics],
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
         }
     }
 
-    /// Records the groups as formed: centroids, keys, cultures (before anyone joins them).
-    pub fn set_groups(&mut self, assignments: &[(CitizenId, GroupId)], group_count: u32, seed: u64, culture_sd: f64) {
+    /// Makes room for the state of `count` new groups (before anyone joins them).
+    pub fn prepare_groups(&mut self, count: usize) {
+        self.groups = vec![GroupState::default(); count];
+    }
+
+    /// Records the groups' centroids as formed, and derives their keys and cultures.
+    pub fn set_centroids(&mut self, centroids: Vec<f32>, seed: u64, culture_sd: f64) {
         let topics = self.people.topics();
-        let g = group_count as usize;
-        let mut sums = vec![0.0f64; g * topics];
-        let mut counts = vec![0u32; g];
-        let mut profile = vec![0.0f32; topics];
-        for &(c, group) in assignments {
-            counts[group.index()] += 1;
-            self.people.profile(c, &mut profile);
-            for (s, &x) in sums[group.index() * topics..(group.index() + 1) * topics].iter_mut().zip(&profile) {
-                *s += x as f64;
-            }
+        assert_eq!(centroids.len(), self.groups.len() * topics, "one centroid per group");
+        for (i, (state, centroid)) in self.groups.iter_mut().zip(centroids.chunks(topics)).enumerate() {
+            let mut order: Vec<usize> = (0..topics).collect();
+            order.sort_by(|&a, &b| centroid[b].total_cmp(&centroid[a]).then(a.cmp(&b)));
+            let pick = |k: usize| order.get(k).copied().unwrap_or(order[0]) as u8;
+            state.key = (pick(0), pick(1), pick(2));
+            state.main_topic = pick(0);
+            state.culture = (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32;
         }
-        self.groups = (0..g)
-            .map(|i| {
-                let n = counts[i].max(1) as f64;
-                let centroid: Vec<f32> = sums[i * topics..(i + 1) * topics].iter().map(|s| (s / n) as f32).collect();
-                let mut order: Vec<usize> = (0..topics).collect();
-                order.sort_by(|&a, &b| centroid[b].total_cmp(&centroid[a]).then(a.cmp(&b)));
-                let pick = |k: usize| order.get(k).copied().unwrap_or(order[0]) as u8;
-                GroupState {
-                    key: (pick(0), pick(1), pick(2)),
-                    main_topic: pick(0),
-                    centroid,
-                    culture: (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32,
-                    propensity_sum: 0,
-                    debtors: Vec::new(),
-                }
-            })
-            .collect();
+        self.centroids = centroids;
         self.by_key.clear();
         self.by_main_topic = vec![Vec::new(); topics];
         for (i, state) in self.groups.iter().enumerate() {
@@ -473,7 +496,8 @@ impl SyntheticDirectory {
     }
 
     fn similarity(&self, interests: &Interests, g: GroupId) -> f64 {
-        let centroid = &self.groups[g.index()].centroid;
+        let topics = self.people.topics();
+        let centroid = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
         let (mut dot, mut own) = (0.0f64, 0.0f64);
         for (t, w) in interests.topics.iter().zip(interests.weights) {
             dot += w as f64 * centroid[*t as usize] as f64;

@@ -7,7 +7,7 @@
 //! (seed, stream, day, entity) — so the actions of all groups are generated in parallel
 //! and applied in a fixed order, and the result does not depend on the thread count.
 
-use crate::behaviour::{Behaviour, Plan, VoteTables};
+use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
 use crate::metrics::{MetricsRow, percentile_sorted};
 use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
@@ -276,6 +276,7 @@ impl Simulation {
             promoted: &self.promoted,
             campaign_multiplier: self.campaign_multiplier(d),
             votes: &self.votes,
+            keys: DayKeys::new(self.seed, d),
         }
     }
 
@@ -293,6 +294,7 @@ impl Simulation {
             promoted: &self.promoted,
             campaign_multiplier: self.campaign_multiplier(d),
             votes: &self.votes,
+            keys: DayKeys::new(self.seed, d),
         };
         let mut groupless_truth = Vec::new();
         let (report, truths) = self.pool.install(|| {
@@ -610,10 +612,8 @@ fn build_world(
     let catalogue = Catalogue::generate(world, seed);
     let kols = Kols::generate(world, n, seed, &weights);
     let people = People::new(world, n, seed, &catalogue, &kols);
-    let assignments = crate::grouping::initial_groups(&people, rules).map_err(SimulationError::Grouping)?;
-    let group_count = assignments.iter().map(|(_, g)| g.0 + 1).max().unwrap_or(0);
-    let mut directory = SyntheticDirectory::new(people, &catalogue);
-    directory.set_groups(&assignments, group_count, seed, world.voting.group_culture_sd);
+    let mut directory = SyntheticDirectory::new(people.clone(), &catalogue);
+    directory.prepare_groups(0);
     let ledger = if n <= scenario.run.ledger_max_citizens { LedgerMode::Full } else { LedgerMode::Totals };
     let options = EngineOptions {
         ledger,
@@ -625,8 +625,8 @@ fn build_world(
         incident_retention_days: Some(2),
     };
     let mut engine = Engine::new(rules.clone(), directory, options);
-    engine.register_citizens(n).map_err(|e| SimulationError::Grouping(e.to_string()))?;
-    engine.form_groups(&assignments).map_err(|e| SimulationError::Grouping(e.to_string()))?;
+    let centroids = crate::grouping::form(&mut engine, &people, rules).map_err(SimulationError::Grouping)?;
+    engine.directory_mut().set_centroids(centroids, seed, world.voting.group_culture_sd);
     if world.commerce.enabled {
         for p in &catalogue.products {
             engine.add_product(p.spec.clone()).expect("generated products are valid");

@@ -414,8 +414,8 @@ impl WorldConfig {
         if c.travel_share > 0.0 && c.travel_products == 0 {
             return Err(("commerce.travel_share".into(), "needs travel_products > 0".into()));
         }
-        if !(c.extra_units_mean.is_finite() && (0.0..=20.0).contains(&c.extra_units_mean)) {
-            return Err(("commerce.extra_units_mean".into(), "must be between 0 and 20".into()));
+        if !(c.extra_units_mean.is_finite() && (0.0..=16.0).contains(&c.extra_units_mean)) {
+            return Err(("commerce.extra_units_mean".into(), "must be between 0 and 16".into()));
         }
         probability("commerce.scandal_rate", c.scandal_rate)?;
         for (i, day) in c.campaign_days.iter().enumerate() {
