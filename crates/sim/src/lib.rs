@@ -20,6 +20,7 @@
 pub mod behaviour;
 pub mod experiment;
 pub mod grouping;
+pub mod memory;
 pub mod metrics;
 pub mod output;
 pub mod population;
@@ -28,7 +29,8 @@ pub mod simulation;
 pub mod summary;
 pub mod world;
 
+pub use memory::MemoryEstimate;
 pub use metrics::MetricsRow;
 pub use scenario::{RunConfig, Scenario, ScenarioError};
-pub use simulation::{Driver, Rayon, ScandalEvent, Simulation, SimulationError, Totals};
+pub use simulation::{Driver, Rayon, ScandalEvent, Simulation, SimulationError, Timings, Totals};
 pub use world::{VotingModel, WorldConfig};

@@ -125,7 +125,21 @@ pub struct Simulation {
     metrics: Vec<MetricsRow>,
     totals: Totals,
     scandal_events: Vec<ScandalEvent>,
+    timings: Timings,
     pool: rayon::ThreadPool,
+}
+
+/// Where the time went (wall clock), for `bench` and the end-of-run breakdown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Timings {
+    /// Generating the world and forming the groups.
+    pub setup_seconds: f64,
+    /// Scandals, promotions, appeals (sequential, before the groups' day).
+    pub daily_global_seconds: f64,
+    /// The groups' day: behaviour, engine commands and close (parallel), and the merge.
+    pub daily_groups_seconds: f64,
+    /// Computing the day's metrics row.
+    pub metrics_seconds: f64,
 }
 
 /// A product scandal and the KOLs it hit that day.
@@ -156,6 +170,7 @@ impl Simulation {
 
     /// [`Simulation::new`] with a chosen driver (the results are the same).
     pub fn with_driver(scenario: Scenario, driver: Driver) -> Result<Simulation, SimulationError> {
+        let started = std::time::Instant::now();
         let rules = scenario.check().map_err(|(key, message)| SimulationError::Scenario { key, message })?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(scenario.run.threads as usize)
@@ -194,6 +209,7 @@ impl Simulation {
             promoted: Vec::new(),
             metrics: Vec::new(),
             scandal_events: Vec::new(),
+            timings: Timings { setup_seconds: started.elapsed().as_secs_f64(), ..Timings::default() },
             pool,
         })
     }
@@ -220,6 +236,14 @@ impl Simulation {
 
     pub fn scandal_events(&self) -> &[ScandalEvent] {
         &self.scandal_events
+    }
+
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    pub fn driver(&self) -> Driver {
+        self.driver
     }
 
     pub fn tier_names(&self) -> Vec<String> {
@@ -251,15 +275,22 @@ impl Simulation {
     /// Simulates one day; returns its metrics.
     pub fn step(&mut self) -> &MetricsRow {
         let d = self.engine.day();
+        let t0 = std::time::Instant::now();
         if self.scenario.world.commerce.enabled {
             self.scandals_and_promotions(d);
         }
         self.appeals(d);
+        let t1 = std::time::Instant::now();
         let report = match self.driver {
             Driver::Groups => self.step_by_groups(d),
             Driver::Citizens => self.step_by_citizens(d),
         };
+        let t2 = std::time::Instant::now();
         self.record(d, report);
+        let t3 = std::time::Instant::now();
+        self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
+        self.timings.daily_groups_seconds += (t2 - t1).as_secs_f64();
+        self.timings.metrics_seconds += (t3 - t2).as_secs_f64();
         self.metrics.last().expect("a row was recorded")
     }
 

@@ -187,5 +187,6 @@ pub fn summary_json(sim: &Simulation, wall_time_seconds: f64, peak_rss_bytes: Op
         },
         "headline": headline(sim),
         "scandal_events": sim.scandal_events(),
+        "timings": sim.timings(),
     })
 }

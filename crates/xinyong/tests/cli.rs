@@ -120,3 +120,15 @@ fn sweep_writes_one_row_per_run_and_day() {
     assert_eq!(csv.lines().count(), 1 + 2 * 2 * 15);
     assert!(dir.path().join("sw/sweep.html").exists());
 }
+
+#[test]
+fn a_run_too_large_for_the_machine_is_refused_up_front_with_the_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        xinyong(&["simulate", "--citizens", "2000000000", "--set", "run.ledger_max_citizens=2000000000"], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("this run needs about") && err.contains("GiB available"), "{err}");
+    assert!(err.contains("citizens in groups"), "the estimate lists its parts: {err}");
+    assert!(!dir.path().join("runs").exists(), "nothing was written");
+}

@@ -43,6 +43,9 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run even when the memory estimate exceeds the available memory.
+    #[arg(long)]
+    pub ignore_memory_check: bool,
 }
 
 /// Splits `--set KEY=VALUE` arguments into pairs.
@@ -73,8 +76,33 @@ pub fn overrides(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// Available memory (Linux: MemAvailable), in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Refuses, with the estimate, a run that would not fit in the machine's memory.
+pub fn check_memory(scenario: &xinyong_sim::Scenario, ignore: bool) -> anyhow::Result<xinyong_sim::MemoryEstimate> {
+    let estimate = xinyong_sim::memory::estimate(scenario);
+    if let Some(available) = available_memory()
+        && estimate.total_bytes > available / 10 * 9
+        && !ignore
+    {
+        anyhow::bail!(
+            "this run needs about {estimate}, more than the {:.2} GiB available: lower run.citizens, \
+             run.days or run.ledger_max_citizens (the ledger is kept in full up to that many citizens), \
+             or pass --ignore-memory-check",
+            available as f64 / (1u64 << 30) as f64
+        );
+    }
+    Ok(estimate)
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let scenario = scenarios::load(&args.scenario, &overrides(&args)?)?;
+    check_memory(&scenario, args.ignore_memory_check)?;
     let out = args
         .out
         .clone()
@@ -94,8 +122,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for line in xinyong_sim::summary::headline(&sim) {
             println!("{line}");
         }
+        let t = sim.timings();
         println!();
-        println!("Wrote {} in {:.1} s:", written.dir.display(), wall);
+        println!(
+            "Time: {wall:.1} s = setup {:.1} s + days {:.1} s (groups {:.1} s, global {:.1} s, metrics {:.1} s).",
+            t.setup_seconds,
+            t.daily_groups_seconds + t.daily_global_seconds + t.metrics_seconds,
+            t.daily_groups_seconds,
+            t.daily_global_seconds,
+            t.metrics_seconds
+        );
+        println!("Wrote {}:", written.dir.display());
         for f in written.files.iter().chain(std::iter::once(&report)) {
             println!("  {}", f.display());
         }

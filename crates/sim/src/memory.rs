@@ -1,0 +1,86 @@
+//! What a run will need in memory, estimated before anything is allocated, so that a run
+//! too large for the machine is refused up front instead of being killed halfway.
+//!
+//! The figures follow the data layout: 8 bytes a citizen in their group (`Member`), the
+//! per-group structures, the notices alive between two closes, the incidents kept for
+//! appeals, the simulator's bitsets of truth, and the ledger when it is kept in full.
+
+use crate::scenario::Scenario;
+use serde::Serialize;
+
+/// An estimate, with its parts (name, bytes).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemoryEstimate {
+    pub total_bytes: u64,
+    pub parts: Vec<(&'static str, u64)>,
+}
+
+impl std::fmt::Display for MemoryEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} GiB", self.total_bytes as f64 / (1u64 << 30) as f64)?;
+        let parts: Vec<String> =
+            self.parts.iter().map(|(n, b)| format!("{n} {:.2} GiB", *b as f64 / (1u64 << 30) as f64)).collect();
+        write!(f, " ({})", parts.join(", "))
+    }
+}
+
+/// Per-group bytes beyond the members: engine `Group`, the directory's `GroupState`, the
+/// centroid, allocator headers.
+const GROUP_OVERHEAD: u64 = 224;
+
+/// Estimates the peak memory of a run (group driver).
+pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
+    let n = scenario.run.citizens as u64;
+    let w = &scenario.world;
+    let p = &scenario.policy;
+    let mean_size = ((p.groups.min_size + p.groups.max_size) / 2).max(1) as u64;
+    let groups = n.div_ceil(mean_size);
+    let topics = w.topics as u64;
+    let mut parts: Vec<(&'static str, u64)> = Vec::new();
+    parts.push(("citizens in groups (8 B each)", n * 8));
+    parts.push(("groups", groups * (GROUP_OVERHEAD + topics * 4)));
+    // Incidents a day: detected misconduct, false identifications, court reports.
+    let rate = w.cameras.detection_rate * w.misconduct.daily_rate_mean
+        + w.cameras.false_identification_rate
+        + w.misconduct.debtor_share / w.misconduct.debtor_report_days.max(1) as f64;
+    let incidents_per_day = (n as f64 * rate).ceil() as u64;
+    // Each notice batch keeps its recipients (4 B) and answers (1 B); two days' worth are
+    // alive while a close delivers the new ones and tallies the old.
+    parts.push(("open notices", 2 * incidents_per_day * mean_size * 5));
+    parts.push(("incidents kept for appeals", 4 * incidents_per_day * 96));
+    // Expelled citizens wait groupless for `regroup_after_days` (12 B each), a few per cent.
+    parts.push(("groupless citizens", n / 20 * 12));
+    parts.push(("truth bitsets", 2 * n.div_ceil(8)));
+    let days = scenario.run.days as u64;
+    if n <= scenario.run.ledger_max_citizens as u64 {
+        // Entries (24 B) and the per-citizen index (4 B) for every notice answered.
+        parts.push(("ledger", days * incidents_per_day * mean_size * 28));
+    }
+    parts.push(("metrics and tables", days * 1024 + (64 << 20)));
+    MemoryEstimate { total_bytes: parts.iter().map(|(_, b)| b).sum(), parts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_scale_is_mostly_the_8_byte_citizens() {
+        let mut s = Scenario::default();
+        s.run.citizens = 1_400_000_000;
+        s.run.ledger_max_citizens = 0;
+        let e = estimate(&s);
+        let citizens = e.parts[0].1;
+        assert_eq!(citizens, 11_200_000_000);
+        assert!(e.total_bytes > citizens && e.total_bytes < 2 * citizens, "{e}");
+    }
+
+    #[test]
+    fn a_full_ledger_dominates_a_long_run() {
+        let mut s = Scenario::default();
+        s.run.citizens = 200_000;
+        let with_ledger = estimate(&s).total_bytes;
+        s.run.ledger_max_citizens = 0;
+        assert!(with_ledger > 2 * estimate(&s).total_bytes);
+    }
+}

@@ -1,0 +1,108 @@
+//! `xinyong bench sim`: how fast the simulator runs, and how far from the memory floor.
+
+use crate::cmd::scenarios;
+use std::time::Instant;
+
+/// Options of `xinyong bench sim`.
+///
+/// Runs a scenario without writing anything and prints: setup and per-phase times,
+/// citizen-days per second, events per second, peak memory against the estimate, and
+/// the ratio to the memory floor (the time to stream the mutable state touched each day
+/// through memory once a day, at the bandwidth measured by `xinyong bench bandwidth`).
+///
+/// Examples:
+///   xinyong bench sim --citizens 10000000 --days 30
+///   xinyong bench sim --scenario china-scale --days 3
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Scenario file or preset.
+    #[arg(long, short = 's', default_value = "default")]
+    pub scenario: String,
+    #[arg(long)]
+    pub citizens: Option<u32>,
+    #[arg(long)]
+    pub days: Option<u32>,
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Override any scenario key (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Skip the bandwidth probe (and the floor ratio).
+    #[arg(long)]
+    pub no_floor: bool,
+    /// Run even when the memory estimate exceeds the available memory.
+    #[arg(long)]
+    pub ignore_memory_check: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut overrides = crate::cmd::simulate::parse_sets(&args.sets)?;
+    overrides.push(("run.ledger_max_citizens".into(), "0".into()));
+    if let Some(n) = args.citizens {
+        overrides.push(("run.citizens".into(), n.to_string()));
+    }
+    if let Some(d) = args.days {
+        overrides.push(("run.days".into(), d.to_string()));
+    }
+    if let Some(t) = args.threads {
+        overrides.push(("run.threads".into(), t.to_string()));
+    }
+    let scenario = scenarios::load(&args.scenario, &overrides)?;
+    let estimate = crate::cmd::simulate::check_memory(&scenario, args.ignore_memory_check)?;
+    let (n, days) = (scenario.run.citizens as f64, scenario.run.days);
+    println!("{} citizens, {} days, scenario {:?}", n as u64, days, args.scenario);
+    let started = Instant::now();
+    let mut sim = xinyong_sim::Simulation::new(scenario)?;
+    let bar = crate::progress::bar(days as u64, "days", false);
+    sim.run(|done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let t = sim.timings();
+    let daily = t.daily_global_seconds + t.daily_groups_seconds + t.metrics_seconds;
+    let totals = sim.totals();
+    let events = totals.incidents_true + totals.incidents_false + totals.notices + totals.orders;
+    let citizen_days = n * days as f64;
+    // Read the peak before the bandwidth probe allocates its own buffer.
+    let peak = crate::progress::peak_rss_bytes();
+    let bandwidth = (!args.no_floor).then(|| crate::cmd::bench::bandwidth::measure(1024, 3));
+    println!("threads: {}", rayon::current_num_threads());
+    println!(
+        "time: {wall:.1} s = setup {:.1} s + days {daily:.1} s (groups {:.1} s, global {:.1} s, metrics {:.1} s)",
+        t.setup_seconds, t.daily_groups_seconds, t.daily_global_seconds, t.metrics_seconds
+    );
+    println!(
+        "throughput: {:.3e} citizen-days/s over the days ({:.3e} with setup)",
+        citizen_days / daily,
+        citizen_days / wall
+    );
+    println!(
+        "events: {:.3e}/s ({} incidents, {} notices, {} orders)",
+        events as f64 / daily,
+        totals.incidents_true + totals.incidents_false,
+        totals.notices,
+        totals.orders
+    );
+    let gib = |b: f64| b / (1u64 << 30) as f64;
+    if let Some(peak) = peak {
+        println!(
+            "memory: peak RSS {:.2} GiB ({:.1} bytes a citizen); estimate {:.2} GiB",
+            gib(peak as f64),
+            peak as f64 / n,
+            gib(estimate.total_bytes as f64)
+        );
+    }
+    if let Some(b) = bandwidth {
+        // Each day the close reads every member of every group (tiers) and the metrics read
+        // them again; members that changed are written: at least 16 bytes a citizen a day.
+        let touched_per_day = 16.0 * n;
+        let floor = touched_per_day * days as f64 / (b.read_write_all_threads * 1e9);
+        println!(
+            "memory floor: {:.1} GB touched a day x {days} days / {:.1} GB/s = {floor:.2} s; ratio {:.1}x",
+            touched_per_day / 1e9,
+            b.read_write_all_threads,
+            daily / floor
+        );
+    }
+    Ok(())
+}
