@@ -189,6 +189,23 @@ pub struct Engine<D> {
     settled: Vec<SettledOrder>,
     ledger: Ledger,
     scores: ScoreHistogram,
+    /// The groups whose members this engine holds (None: all). The others are remote:
+    /// another shard holds them; this engine only tracks their sizes.
+    shard: Option<(u32, u32)>,
+    remote_sizes: Vec<u32>,
+    /// Whether this engine's groupless day counts in the merged figures (one shard does;
+    /// every shard keeps the same copy of the groupless).
+    counts_groupless: bool,
+    /// Effects of score changes made outside a day's fold on a sharded engine (appeals),
+    /// merged with the shards' parts at the close.
+    pending: Option<DayAcc>,
+}
+
+/// One shard's part of a day (see [`Engine::day_local`]): what its groups and the
+/// groupless produced, to be merged by [`Engine::day_finish`] on every shard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LocalDay {
+    acc: DayAcc,
 }
 
 /// A group's part of a day, handed to the driver by [`Engine::run_day`]: read the group,
@@ -356,8 +373,9 @@ impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
 /// Streams new citizens into new groups (see [`Engine::populate`]).
 pub struct Populate<'e, D> {
     engine: &'e mut Engine<D>,
-    first: u32,
     end: u32,
+    sizes: Vec<u32>,
+    placed: Vec<u32>,
     /// The next citizen id that may be placed; ids below it are placed or groupless.
     next: u32,
     first_group: usize,
@@ -374,18 +392,24 @@ impl<D: Directory> Populate<'_, D> {
             });
         }
         let g = self.first_group + index as usize;
-        let Some(group) = self.engine.groups.get(g) else {
+        let Some(&size) = self.sizes.get(index as usize) else {
             return Err(Refusal::UnknownGroup { group: GroupId(g as u32) });
         };
-        if group.members.len() == group.members.capacity() {
-            return Err(Refusal::GroupFull { group: GroupId(g as u32), max: group.members.capacity() as u32 });
+        let placed = &mut self.placed[index as usize];
+        if *placed == size {
+            return Err(Refusal::GroupFull { group: GroupId(g as u32), max: size });
         }
+        *placed += 1;
         self.skip_to(citizen.0);
-        self.engine.groups[g].members.push(Member { citizen, ..self.member });
+        if self.engine.is_local(GroupId(g as u32)) {
+            self.engine.groups[g].members.push(Member { citizen, ..self.member });
+            self.engine.directory.joined(citizen, GroupId(g as u32));
+        } else {
+            self.engine.remote_sizes[g] += 1;
+        }
         if let Some(index) = self.engine.locations.as_mut() {
             index[citizen.index()] = g as u32;
         }
-        self.engine.directory.joined(citizen, GroupId(g as u32));
         self.next = citizen.0 + 1;
         Ok(())
     }
@@ -405,20 +429,14 @@ impl<D: Directory> Populate<'_, D> {
     pub fn finish(mut self) -> Result<(), Refusal> {
         self.skip_to(self.end);
         self.next = self.end;
-        for (i, g) in self.engine.groups[self.first_group..].iter().enumerate() {
-            if g.members.len() != g.members.capacity() {
+        for (i, (&placed, &size)) in self.placed.iter().zip(&self.sizes).enumerate() {
+            if placed != size {
                 return Err(Refusal::InvalidValue {
                     field: "group_sizes".into(),
-                    reason: format!(
-                        "group {} got {} members, not {}",
-                        self.first_group + i,
-                        g.members.len(),
-                        g.members.capacity()
-                    ),
+                    reason: format!("group {} got {placed} members, not {size}", self.first_group + i),
                 });
             }
         }
-        let _ = self.first;
         Ok(())
     }
 }
@@ -459,6 +477,42 @@ impl<D: Directory> Engine<D> {
             settled: Vec::new(),
             ledger: Ledger::new(options.ledger),
             scores,
+            shard: None,
+            remote_sizes: Vec::new(),
+            counts_groupless: true,
+            pending: None,
+        }
+    }
+
+    /// Makes this engine one shard of several: it will hold the members of groups
+    /// `first..end` only (set before populating). `counts_groupless`: whether its groupless
+    /// day counts in the merged figures (exactly one shard must say yes).
+    pub fn set_shard(&mut self, first: u32, end: u32, counts_groupless: bool) {
+        assert!(first <= end);
+        assert_eq!(self.citizens, 0, "set the shard before populating");
+        self.shard = Some((first, end));
+        self.counts_groupless = counts_groupless;
+        self.pending = Some(DayAcc::new(&self.rules, 0, false));
+    }
+
+    /// Whether this engine holds the members of `group`.
+    pub fn is_local(&self, group: GroupId) -> bool {
+        self.shard.is_none_or(|(a, b)| (a..b).contains(&group.0))
+    }
+
+    /// The size of any group, local or remote.
+    pub fn group_size(&self, group: GroupId) -> u32 {
+        if self.is_local(group) {
+            self.groups.get(group.index()).map_or(0, |g| g.size())
+        } else {
+            self.remote_sizes.get(group.index()).copied().unwrap_or(0)
+        }
+    }
+
+    fn local_range(&self) -> std::ops::Range<usize> {
+        match self.shard {
+            None => 0..self.groups.len(),
+            Some((a, b)) => (a as usize).min(self.groups.len())..(b as usize).min(self.groups.len()),
         }
     }
 
@@ -644,7 +698,7 @@ impl<D: Directory> Engine<D> {
             tier_index: m.tier,
             restrictions: tier.restrictions.list(),
             group,
-            group_size: group.map(|g| self.groups[g.index()].size()),
+            group_size: group.map(|g| self.group_size(g)),
             regroup_day,
             travel_score_needed: if travel_banned { self.travel_score_needed(score) } else { None },
         })
@@ -750,6 +804,7 @@ impl<D: Directory> Engine<D> {
             return Err(Refusal::LimitReached { what: "groups".into(), max: GROUPLESS as u64 });
         }
         self.groups.push(Group::default());
+        self.remote_sizes.push(0);
         Ok(GroupId(self.groups.len() as u32 - 1))
     }
 
@@ -810,6 +865,7 @@ impl<D: Directory> Engine<D> {
             }
         }
         self.groups.resize_with(group_count as usize, Group::default);
+        self.remote_sizes.resize(self.groups.len(), 0);
         for (g, &size) in self.groups.iter_mut().zip(&sizes) {
             g.members.reserve_exact(size as usize - g.members.len());
         }
@@ -874,9 +930,12 @@ impl<D: Directory> Engine<D> {
             });
         }
         let first_group = self.groups.len();
-        self.groups.extend(
-            group_sizes.iter().map(|&size| Group { members: Vec::with_capacity(size as usize), ..Group::default() }),
-        );
+        for (i, &size) in group_sizes.iter().enumerate() {
+            let local = self.is_local(GroupId((first_group + i) as u32));
+            self.groups
+                .push(Group { members: Vec::with_capacity(if local { size as usize } else { 0 }), ..Group::default() });
+        }
+        self.remote_sizes.resize(self.groups.len(), 0);
         if let Some(index) = self.locations.as_mut() {
             index.resize(index.len() + citizens as usize, GROUPLESS);
         }
@@ -886,8 +945,9 @@ impl<D: Directory> Engine<D> {
         self.citizens += citizens;
         Ok(Populate {
             engine: self,
-            first,
             end: first + citizens,
+            sizes: group_sizes.to_vec(),
+            placed: vec![0; group_sizes.len()],
             next: first,
             first_group,
             member: Member { citizen: CitizenId(first), score_offset: offset, tier, flags: 0 },
@@ -917,6 +977,13 @@ impl<D: Directory> Engine<D> {
     }
 
     fn insert_member(&mut self, group: GroupId, member: Member) {
+        if !self.is_local(group) {
+            // Another shard holds this group and inserts the member (the same decision is
+            // taken on every shard); here only its size moves.
+            self.remote_sizes[group.index()] += 1;
+            self.set_location(member.citizen, group.0);
+            return;
+        }
         let g = &mut self.groups[group.index()];
         let at = g.members.binary_search_by_key(&member.citizen, |m| m.citizen).expect_err("not yet a member");
         if g.members.len() == g.members.capacity() {
@@ -1302,6 +1369,14 @@ impl<D: Directory> Engine<D> {
 
     /// Applies a score change to a citizen wherever they are; returns the applied delta.
     fn change_score(&mut self, citizen: CitizenId, requested: i32, cause: Cause) -> i32 {
+        if self.shard.is_some()
+            && let Some(&(g, _)) = self.appeal_locations.get(&citizen)
+            && g != GROUPLESS
+            && !self.is_local(GroupId(g))
+        {
+            // Another shard holds this citizen and makes the same change there.
+            return 0;
+        }
         let at = self.locate(citizen).expect("score changes target existing citizens");
         let ctx = ctx!(self);
         let member = match at {
@@ -1312,6 +1387,19 @@ impl<D: Directory> Engine<D> {
         let mut totals = LedgerTotals::default();
         let mut shifts = Shifts::sparse();
         let delta = group::change_member_score(&ctx, member, requested, cause, &mut entries, &mut totals, &mut shifts);
+        if let Some(pending) = self.pending.as_mut() {
+            // On a shard, the change counts once, when the shards' parts are merged.
+            let counted = match at {
+                Location::Group { .. } => true,
+                Location::Groupless { .. } => self.counts_groupless,
+            };
+            if counted {
+                pending.totals.merge(&totals);
+                pending.shifts.merge(shifts);
+                pending.outs.push((u32::MAX - 1, GroupOut { ledger: entries, ..GroupOut::default() }));
+            }
+            return delta;
+        }
         self.ledger.add_totals(&totals);
         shifts.apply(&mut self.scores);
         for e in entries {
@@ -1390,15 +1478,30 @@ impl<D: Directory> Engine<D> {
         A: Fn(&mut GroupDay<D>) -> Option<R> + Sync + Send,
         G: FnOnce(&mut GrouplessDay<D>),
     {
-        let d = self.day;
+        let (local, collected) = self.day_local(executor, act, act_groupless);
+        (self.day_finish(vec![local]), collected)
+    }
+
+    /// The first half of a day on one shard: `act` and the local close for every group
+    /// this engine holds, then the groupless' day. Returns this shard's part, which every
+    /// shard passes (with the others' parts) to [`Engine::day_finish`].
+    pub fn day_local<E, R, A, G>(&mut self, executor: &E, act: A, act_groupless: G) -> (LocalDay, Vec<(GroupId, R)>)
+    where
+        E: Executor,
+        R: Send,
+        A: Fn(&mut GroupDay<D>) -> Option<R> + Sync + Send,
+        G: FnOnce(&mut GrouplessDay<D>),
+    {
+        let range = self.local_range();
+        let first = range.start;
         let ctx = ctx!(self);
         let rules = &self.rules;
         let kols = self.kols.len();
-        let (acc, mut collected) = executor.fold(
-            &mut self.groups,
+        let (mut acc, mut collected) = executor.fold(
+            &mut self.groups[range],
             || (DayAcc::new(rules, kols, true), Vec::new()),
             |i, group, (acc, collected): &mut (DayAcc, Vec<(GroupId, R)>)| {
-                let gid = GroupId(i as u32);
+                let gid = GroupId((first + i) as u32);
                 let mut out = GroupOut::default();
                 let r = act(&mut GroupDay { ctx: &ctx, gid, group: &mut *group, out: &mut out, acc: &mut *acc });
                 if let Some(r) = r {
@@ -1415,16 +1518,46 @@ impl<D: Directory> Engine<D> {
             },
         );
         collected.sort_by_key(|(g, _)| *g);
-        let mut acc = acc;
+        // Every shard keeps the same groupless and runs their day; one shard counts it.
+        let mut groupless_acc = DayAcc::new(rules, kols, false);
         let mut out = GroupOut::default();
-        act_groupless(&mut GrouplessDay { ctx: &ctx, groupless: &mut self.groupless, out: &mut out, acc: &mut acc });
-        group::settle(&ctx, &mut self.groupless.today.orders, &mut out, &mut acc);
+        act_groupless(&mut GrouplessDay {
+            ctx: &ctx,
+            groupless: &mut self.groupless,
+            out: &mut out,
+            acc: &mut groupless_acc,
+        });
+        group::settle(&ctx, &mut self.groupless.today.orders, &mut out, &mut groupless_acc);
         group::recompute_tiers(&self.rules, self.groupless.members.iter_mut().map(|e| &mut e.member));
         self.groupless.today = GroupToday::default();
         self.groupless.incident_counts.clear();
         self.groupless.order_counts.clear();
-        acc.outs.push((GROUPLESS, out));
-        (self.finish_day(d, acc), collected)
+        if self.counts_groupless {
+            groupless_acc.outs.push((GROUPLESS, out));
+            acc = acc.merge(groupless_acc);
+        } else {
+            // The groupless' records (incidents) are still needed here for appeals.
+            let incidents = out.incidents;
+            for incident in incidents {
+                self.incidents.insert(incident.id, incident);
+            }
+        }
+        if let Some(pending) = self.pending.as_mut() {
+            let p = std::mem::replace(pending, DayAcc::new(&self.rules, 0, false));
+            acc = acc.merge(p);
+        }
+        (LocalDay { acc }, collected)
+    }
+
+    /// The second half of a day: merges every shard's part (in group order, so the result
+    /// does not depend on how groups were split) and runs the global steps. Every shard
+    /// calls it with the same parts and ends in the same global state.
+    pub fn day_finish(&mut self, parts: Vec<LocalDay>) -> DayReport {
+        let d = self.day;
+        let mut parts = parts.into_iter();
+        let first = parts.next().map(|p| p.acc).unwrap_or_else(|| DayAcc::new(&self.rules, self.kols.len(), false));
+        let acc = parts.fold(first, |a, p| a.merge(p.acc));
+        self.finish_day(d, acc)
     }
 
     /// The global steps of the close: merge what the groups produced (in group order),
@@ -1451,7 +1584,11 @@ impl<D: Directory> Engine<D> {
                 }
             }
             for (incident, member) in out.leaving {
-                self.directory.left(member.citizen, GroupId(g));
+                if self.is_local(GroupId(g)) {
+                    self.directory.left(member.citizen, GroupId(g));
+                } else {
+                    self.remote_sizes[g as usize] -= 1;
+                }
                 expelled.push((incident, member.citizen));
                 leaving.push(GrouplessMember {
                     member,
@@ -1567,7 +1704,7 @@ impl<D: Directory> Engine<D> {
                 if candidates.is_empty() {
                     continue; // a narrow attempt may have nothing; a wider one may
                 }
-                let sizes = |g: &GroupId| self.groups.get(g.index()).map(|x| x.size());
+                let sizes = |g: &GroupId| (g.index() < self.groups.len()).then(|| self.group_size(*g));
                 chosen = candidates
                     .iter()
                     .find(|g| sizes(g).is_some_and(|s| s < min_size))

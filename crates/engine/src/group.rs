@@ -14,6 +14,7 @@ use crate::policy::{AbstainAs, Restriction, Rules};
 use crate::pricing;
 use crate::refusal::Refusal;
 use crate::state::*;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Read-only context of a day's work.
@@ -28,7 +29,7 @@ pub(crate) struct Ctx<'a, D> {
 }
 
 /// Score changes not yet in the global histogram.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Shifts {
     /// Dense deltas per score offset (allocated on first use in a fold).
     dense: Vec<i64>,
@@ -58,7 +59,7 @@ impl Shifts {
         }
     }
 
-    fn merge(&mut self, other: Shifts) {
+    pub fn merge(&mut self, other: Shifts) {
         if other.dense.is_empty() {
             self.sparse.extend(other.sparse);
             return;
@@ -84,7 +85,7 @@ impl Shifts {
 }
 
 /// What one group's day produced, merged by the engine in group order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct GroupOut {
     pub ledger: Vec<LedgerEntry>,
     pub incidents: Vec<Incident>,
@@ -108,7 +109,7 @@ impl GroupOut {
 }
 
 /// Sums over groups (they combine the same way in any grouping) and per-group outputs.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct DayAcc {
     pub shifts: Shifts,
     pub totals: LedgerTotals,
@@ -158,11 +159,17 @@ impl DayAcc {
         self.discount_group += other.discount_group;
         self.discount_credit += other.discount_credit;
         self.pools += other.pools;
+        if self.pools_by_tier.len() < other.pools_by_tier.len() {
+            self.pools_by_tier.resize(other.pools_by_tier.len(), 0);
+        }
         for (x, y) in self.pools_by_tier.iter_mut().zip(other.pools_by_tier) {
             *x += y;
         }
         self.orders_refused_travel += other.orders_refused_travel;
         self.orders_refused_other += other.orders_refused_other;
+        if self.kol_units.len() < other.kol_units.len() {
+            self.kol_units.resize(other.kol_units.len(), 0);
+        }
         for (x, y) in self.kol_units.iter_mut().zip(other.kol_units) {
             *x += y;
         }

@@ -53,8 +53,8 @@ pub mod stats;
 pub use command::{Command, Outcome};
 pub use directory::{Directory, StoredDirectory};
 pub use engine::{
-    CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, GroupDay, GrouplessDay, OrderReceipt, Populate,
-    Quote,
+    CitizenView, DayReport, Engine, EngineOptions, Explanation, Fnv64, GroupDay, GrouplessDay, LocalDay, OrderReceipt,
+    Populate, Quote,
 };
 pub use exec::{Executor, Sequential};
 pub use ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};

@@ -200,3 +200,145 @@ proptest! {
         prop_assert_eq!(&by_group(&days, abstain, &Scrambled(chunk)), &reference);
     }
 }
+
+/// The world of `world()`, populated group by group so that shards can hold a part of it.
+fn populated(abstain: AbstainAs, shard: Option<(u32, u32, bool)>) -> Engine<StoredDirectory> {
+    let reference = world(abstain);
+    let mut e = Engine::new(
+        reference.rules().clone(),
+        StoredDirectory::new(),
+        EngineOptions { index_citizens: false, ..EngineOptions::default() },
+    );
+    if let Some((a, b, counts)) = shard {
+        e.set_shard(a, b, counts);
+    }
+    let mut p = e.populate(N, &[8, 8, 8, 8]).unwrap();
+    for c in 0..32 {
+        p.place(CitizenId(c), c / 8).unwrap();
+    }
+    p.finish().unwrap();
+    for product in reference.products() {
+        e.add_product(ProductSpec {
+            name: product.name.clone(),
+            brand: product.brand,
+            category: product.category,
+            list_price: product.list_price,
+            travel: product.travel,
+        })
+        .unwrap();
+    }
+    e
+}
+
+/// One day's acts, group by group (the `by_group` closures, shared by every shard).
+fn act_day(
+    e: &mut Engine<StoredDirectory>,
+    day: &[Act],
+    picks: &[Option<(IncidentId, CitizenId)>],
+    groupless: &[CitizenId],
+) -> LocalDay {
+    e.day_local(
+        &Sequential,
+        |g| -> Option<()> {
+            let mine = |g: &GroupDay<StoredDirectory>, c: u32| g.members().iter().position(|m| m.citizen.0 == c);
+            for a in day {
+                if let Act::Incident { citizen, kind } = a
+                    && let Some(slot) = mine(g, *citizen)
+                {
+                    let _ = g.report_incident(slot, *kind);
+                }
+            }
+            for (a, p) in day.iter().zip(picks) {
+                if let (Act::Answer { answer, .. }, Some((incident, recipient))) = (a, p)
+                    && let Some(b) = g.open_notices().iter().position(|b| b.incident == *incident)
+                    && let Some(i) = g.open_notices()[b].position(*recipient)
+                {
+                    let _ = g.answer(b, i, *answer);
+                }
+            }
+            for a in day {
+                if let Act::Order { citizen, product, units } = a
+                    && let Some(slot) = mine(g, *citizen)
+                {
+                    let _ = g.place_order(slot, ProductId(*product), *units, None);
+                }
+            }
+            None
+        },
+        |g| {
+            for a in day {
+                if let Act::Incident { citizen, kind } = a
+                    && let Ok(i) = groupless.binary_search(&CitizenId(*citizen))
+                {
+                    let _ = g.report_incident(i, *kind);
+                }
+            }
+            for a in day {
+                if let Act::Order { citizen, product, units } = a
+                    && let Ok(i) = groupless.binary_search(&CitizenId(*citizen))
+                {
+                    let _ = g.place_order(i, ProductId(*product), *units, None);
+                }
+            }
+        },
+    )
+    .0
+}
+
+fn open_picks(shards: &[&Engine<StoredDirectory>], day: &[Act]) -> Vec<Option<(IncidentId, CitizenId)>> {
+    let all: Vec<(IncidentId, CitizenId)> = shards
+        .iter()
+        .flat_map(|e| {
+            e.groups()
+                .iter()
+                .flat_map(|g| g.open_notices().iter().flat_map(|b| b.recipients.iter().map(move |&r| (b.incident, r))))
+        })
+        .collect();
+    day.iter()
+        .map(|a| match a {
+            Act::Answer { recipient_pick, .. } if !all.is_empty() => Some(all[recipient_pick % all.len()]),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn shards_that_exchange_their_day_reach_the_state_of_one_engine(
+        days in acts(),
+        abstain in prop_oneof![Just(AbstainAs::Keep), Just(AbstainAs::Expel)],
+        split in 0u32..=4,
+    ) {
+        let mut one = populated(abstain, None);
+        let mut a = populated(abstain, Some((0, split, true)));
+        let mut b = populated(abstain, Some((split, 4, false)));
+        for day in &days {
+            let picks = open_picks(&[&one], day);
+            prop_assert_eq!(&picks, &open_picks(&[&a, &b], day));
+            let groupless: Vec<CitizenId> = one.groupless().iter().map(|m| m.member.citizen).collect();
+            let whole = act_day(&mut one, day, &picks, &groupless);
+            let expected = one.day_finish(vec![whole]);
+            let part_a = act_day(&mut a, day, &picks, &groupless);
+            let part_b = act_day(&mut b, day, &picks, &groupless);
+            // What crosses the network: the parts, serialized.
+            let wire = |p: &LocalDay| serde_json::from_str::<LocalDay>(&serde_json::to_string(p).unwrap()).unwrap();
+            let report_a = a.day_finish(vec![wire(&part_a), wire(&part_b)]);
+            let report_b = b.day_finish(vec![wire(&part_b), wire(&part_a)]);
+            prop_assert_eq!(&report_a, &expected);
+            prop_assert_eq!(&report_b, &expected);
+            for g in 0..4 {
+                let holder = if g < split { &a } else { &b };
+                prop_assert_eq!(one.group(GroupId(g)).unwrap(), holder.group(GroupId(g)).unwrap(), "group {}", g);
+                prop_assert_eq!(one.group_size(GroupId(g)), a.group_size(GroupId(g)));
+                prop_assert_eq!(one.group_size(GroupId(g)), b.group_size(GroupId(g)));
+            }
+            prop_assert_eq!(one.groupless(), a.groupless());
+            prop_assert_eq!(one.groupless(), b.groupless());
+            prop_assert_eq!(one.scores(), a.scores());
+            prop_assert_eq!(one.scores(), b.scores());
+            prop_assert_eq!(one.ledger().totals(), a.ledger().totals());
+        }
+    }
+}
