@@ -3,7 +3,7 @@
 
 use crate::directory::Directory;
 use crate::engine::{DayReport, Engine, OrderReceipt};
-use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, ProductId, PromotionId};
+use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, ProductId, PromotionId, ReportId};
 use crate::ledger::Answer;
 use crate::refusal::Refusal;
 use crate::state::ProductSpec;
@@ -76,6 +76,17 @@ pub enum Command {
     RevealScandal {
         product: ProductId,
     },
+    /// A citizen reports a group-mate (`day`: of the alleged incident, default today).
+    Denounce {
+        citizen: CitizenId,
+        accused: CitizenId,
+        kind: String,
+        day: Option<Day>,
+    },
+    DecideReport {
+        report: ReportId,
+        confirmed: bool,
+    },
     CloseDay,
 }
 
@@ -101,6 +112,13 @@ pub enum Outcome {
     },
     Order {
         receipt: OrderReceipt,
+    },
+    Report {
+        report: ReportId,
+    },
+    /// The incident a confirmed report became (None when rejected).
+    ReportDecided {
+        incident: Option<IncidentId>,
     },
     Incident {
         incident: IncidentId,
@@ -168,6 +186,13 @@ impl<D: Directory> Engine<D> {
             Command::RevealScandal { product } => {
                 self.reveal_scandal(*product)?;
                 Outcome::Done
+            }
+            Command::Denounce { citizen, accused, kind, day } => {
+                let day = day.unwrap_or(self.day());
+                Outcome::Report { report: self.denounce(*citizen, *accused, kind, day)? }
+            }
+            Command::DecideReport { report, confirmed } => {
+                Outcome::ReportDecided { incident: self.decide_report(*report, *confirmed)? }
             }
             Command::CloseDay => Outcome::DayClosed { report: Box::new(self.close_day()) },
         })

@@ -9,7 +9,7 @@
 use crate::directory::Directory;
 use crate::exec::{Executor, Sequential};
 use crate::group::{self, Ctx, DayAcc, GroupOut, Shifts};
-use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, ProductId, PromotionId};
+use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, ProductId, PromotionId, ReportId};
 use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 use crate::policy::{Restriction, Rules};
 use crate::pricing::{Fen, PriceBreakdown};
@@ -104,6 +104,14 @@ pub struct DayReport {
     pub appeals_granted: u64,
     pub appeals_rejected: u64,
     pub promotions: u64,
+    pub denunciations: u64,
+    pub denunciations_confirmed: u64,
+    pub denunciations_rejected: u64,
+    pub vouchers_issued: u64,
+    pub vouchers_used: u64,
+    pub vouchers_expired: u64,
+    /// Money taken off orders by vouchers.
+    pub discount_voucher: Fen,
 }
 
 /// Day-level counters kept by the engine between closes.
@@ -117,6 +125,8 @@ struct Today {
     appeals_granted: u64,
     appeals_rejected: u64,
     promotions: u64,
+    denunciations_confirmed: u64,
+    denunciations_rejected: u64,
 }
 
 /// The citizens with no group, and what they did today.
@@ -185,10 +195,19 @@ pub struct Engine<D> {
     promotions: BTreeSet<PromotionId>,
     #[serde(with = "crate::state::map_as_pairs")]
     incidents: BTreeMap<IncidentId, Incident>,
+    /// Denunciations filed on earlier days (pending, or kept with `keep_history`).
+    #[serde(with = "crate::state::map_as_pairs")]
+    reports: BTreeMap<ReportId, Report>,
+    /// Vouchers usable from today, by holder (oldest first).
+    vouchers: BTreeMap<CitizenId, Vec<Voucher>>,
+    /// Vouchers issued today by commands, usable from tomorrow.
+    new_vouchers: Vec<Voucher>,
     today: Today,
     settled: Vec<SettledOrder>,
     ledger: Ledger,
     scores: ScoreHistogram,
+    /// Denunciations filed by id-addressed commands today (the fold counts its own).
+    today_denunciations: u64,
     /// The groups whose members this engine holds (None: all). The others are remote:
     /// another shard holds them; this engine only tracks their sizes.
     shard: Option<(u32, u32)>,
@@ -265,9 +284,29 @@ impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
             seq,
             kind,
             self.ctx.day,
+            IncidentSource::Camera,
             self.out,
             self.acc,
         )
+    }
+
+    /// Files a denunciation of the member in `accused` by the member in `denouncer`.
+    pub fn denounce(&mut self, denouncer: usize, accused: usize, kind: u8) -> Result<ReportId, Refusal> {
+        group::denounce_at(
+            self.ctx,
+            &self.group.members,
+            &mut self.group.today,
+            denouncer,
+            accused,
+            kind,
+            self.ctx.day,
+            self.acc,
+        )
+    }
+
+    /// Decides a denunciation filed today in this group.
+    pub fn decide_report(&mut self, report: ReportId, confirmed: bool) -> Result<Option<IncidentId>, Refusal> {
+        group::decide_report_at(self.ctx, self.gid, self.group, report, confirmed, self.out, self.acc)
     }
 
     /// Answers open notice `batch` for its `recipient`-th recipient.
@@ -285,7 +324,7 @@ impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
     ) -> Result<OrderReceipt, Refusal> {
         let member = self.group.members[slot];
         let placed = self.group.today.orders.iter().filter(|o| o.id.citizen == member.citizen).count() as u32;
-        match group::check_order_at(self.ctx, &member, Some(self.gid), placed, product, units, via) {
+        match group::check_order_at(self.ctx, &member, Some(self.gid), &self.group.today, placed, product, units, via) {
             Ok(order) => {
                 let pool = group::pool_units_in(&self.group.today, product) + units as u64;
                 let receipt = group::receipt(self.ctx, &order, pool);
@@ -338,6 +377,7 @@ impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
             seq,
             kind,
             self.ctx.day,
+            IncidentSource::Camera,
             self.out,
             self.acc,
         )?;
@@ -355,7 +395,7 @@ impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
     ) -> Result<OrderReceipt, Refusal> {
         let member = self.groupless.members[index].member;
         let placed = self.groupless.order_counts.get(&member.citizen).copied().unwrap_or(0) as u32;
-        match group::check_order_at(self.ctx, &member, None, placed, product, units, via) {
+        match group::check_order_at(self.ctx, &member, None, &self.groupless.today, placed, product, units, via) {
             Ok(order) => {
                 let receipt = group::receipt(self.ctx, &order, units as u64);
                 self.groupless.today.orders.push(order);
@@ -452,6 +492,7 @@ macro_rules! ctx {
             products: &$e.products,
             promotions: &$e.promotions,
             kols: &$e.kols,
+            vouchers: &$e.vouchers,
         }
     };
 }
@@ -473,10 +514,14 @@ impl<D: Directory> Engine<D> {
             kols: Vec::new(),
             promotions: BTreeSet::new(),
             incidents: BTreeMap::new(),
+            reports: BTreeMap::new(),
+            vouchers: BTreeMap::new(),
+            new_vouchers: Vec::new(),
             today: Today::default(),
             settled: Vec::new(),
             ledger: Ledger::new(options.ledger),
             scores,
+            today_denunciations: 0,
             shard: None,
             remote_sizes: Vec::new(),
             counts_groupless: true,
@@ -581,6 +626,32 @@ impl<D: Directory> Engine<D> {
 
     pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.values()
+    }
+
+    /// A denunciation (filed today, or kept from an earlier day).
+    pub fn report(&self, id: ReportId) -> Option<Report> {
+        self.reports
+            .get(&id)
+            .copied()
+            .or_else(|| self.groups.iter().find_map(|g| g.today.reports.iter().find(|r| r.id == id).copied()))
+    }
+
+    /// Denunciations waiting for a decision, oldest first.
+    pub fn pending_reports(&self) -> Vec<Report> {
+        let mut out: Vec<Report> =
+            self.reports.values().filter(|r| r.status == ReportStatus::Pending).copied().collect();
+        for g in &self.groups {
+            out.extend(g.today.reports.iter().filter(|r| r.status == ReportStatus::Pending));
+        }
+        out.sort_by_key(|r| r.id);
+        out
+    }
+
+    /// A citizen's vouchers, usable from today or issued today.
+    pub fn vouchers_of(&self, citizen: CitizenId) -> Vec<Voucher> {
+        let mut out: Vec<Voucher> = self.vouchers.get(&citizen).cloned().unwrap_or_default();
+        out.extend(self.new_vouchers.iter().filter(|v| v.holder == citizen));
+        out
     }
 
     /// Orders settled so far (kept when `keep_history`).
@@ -1143,7 +1214,7 @@ impl<D: Directory> Engine<D> {
             Location::Groupless { .. } => (None, &self.groupless.today),
         };
         let placed = self.orders_placed_today(citizen, at);
-        let order = group::check_order_at(&ctx, self.member_at(at), gid, placed, product, units, via)?;
+        let order = group::check_order_at(&ctx, self.member_at(at), gid, today, placed, product, units, via)?;
         let pool = if gid.is_some() { group::pool_units_in(today, product) } else { 0 } + units as u64;
         Ok(group::receipt(&ctx, &order, pool))
     }
@@ -1188,6 +1259,16 @@ impl<D: Directory> Engine<D> {
     /// Reports an incident against a citizen (the camera network or a reporter). The
     /// penalty applies now; the offender's group-mates are notified when today closes.
     pub fn report_incident(&mut self, citizen: CitizenId, kind: u8, incident_day: Day) -> Result<IncidentId, Refusal> {
+        self.report_incident_from(citizen, kind, incident_day, IncidentSource::Camera)
+    }
+
+    fn report_incident_from(
+        &mut self,
+        citizen: CitizenId,
+        kind: u8,
+        incident_day: Day,
+        source: IncidentSource,
+    ) -> Result<IncidentId, Refusal> {
         self.require_index("an incident by citizen id")?;
         let at = self.locate(citizen)?;
         let ctx = ctx!(self);
@@ -1205,6 +1286,7 @@ impl<D: Directory> Engine<D> {
                     seq,
                     kind,
                     incident_day,
+                    source,
                     &mut out,
                     &mut acc,
                 )
@@ -1220,6 +1302,7 @@ impl<D: Directory> Engine<D> {
                     seq,
                     kind,
                     incident_day,
+                    source,
                     &mut out,
                     &mut acc,
                 );
@@ -1251,6 +1334,8 @@ impl<D: Directory> Engine<D> {
 
     /// Applies what a single command produced (ledger, scores, records) at once.
     fn absorb(&mut self, acc: DayAcc, out: GroupOut) {
+        self.today.denunciations_confirmed += acc.denunciations_confirmed;
+        self.today.denunciations_rejected += acc.denunciations_rejected;
         self.ledger.add_totals(&acc.totals);
         acc.shifts.apply(&mut self.scores);
         for entry in out.ledger {
@@ -1260,7 +1345,122 @@ impl<D: Directory> Engine<D> {
         for incident in out.incidents {
             self.incidents.insert(incident.id, incident);
         }
+        // After the points, as in the day's merge: the reward, then the voucher.
+        self.issue_vouchers(out.vouchers_issued);
         debug_assert!(out.outcomes.is_empty() && out.leaving.is_empty() && out.settled.is_empty());
+    }
+
+    /// Vouchers issued today become usable tomorrow; each issue is recorded in the ledger.
+    fn issue_vouchers(&mut self, vouchers: Vec<Voucher>) {
+        for v in vouchers {
+            self.ledger.record(LedgerEntry {
+                day: self.day,
+                citizen: v.holder,
+                delta: 0,
+                requested: 0,
+                cause: Cause::VoucherIssued { voucher: v.id },
+            });
+            self.new_vouchers.push(v);
+        }
+    }
+
+    /// A citizen reports a group-mate (denunciation for vouchers). Not an incident until
+    /// decided by a reporter or the operator.
+    pub fn denounce(
+        &mut self,
+        citizen: CitizenId,
+        accused: CitizenId,
+        kind: &str,
+        incident_day: Day,
+    ) -> Result<ReportId, Refusal> {
+        self.require_index("a denunciation by citizen id")?;
+        if !self.rules.policy.denunciation.enabled {
+            return Err(Refusal::DenunciationDisabled);
+        }
+        let at = self.locate(citizen)?;
+        self.locate(accused)?;
+        let Some(k) = self.rules.incident_kind_index(kind) else {
+            return Err(Refusal::UnknownIncidentKind {
+                kind: kind.to_string(),
+                known: self.rules.policy.incident_kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
+            });
+        };
+        if citizen == accused {
+            return Err(Refusal::SelfReport { citizen });
+        }
+        let Location::Group { group, slot } = at else {
+            return Err(Refusal::NotInYourGroup { citizen, accused });
+        };
+        let Some(accused_slot) = self.groups[group as usize].slot(accused) else {
+            return Err(Refusal::NotInYourGroup { citizen, accused });
+        };
+        let ctx = ctx!(self);
+        let mut acc = DayAcc::new(&self.rules, 0, false);
+        let g = &mut self.groups[group as usize];
+        let id = group::denounce_at(&ctx, &g.members, &mut g.today, slot, accused_slot, k, incident_day, &mut acc)?;
+        self.today_denunciations += 1;
+        Ok(id)
+    }
+
+    /// A reporter or the operator decides a denunciation: confirmed, it becomes an incident
+    /// against the accused (notices, answers, exactly as a camera's) and pays the denouncer;
+    /// rejected, it may cost the denouncer points.
+    pub fn decide_report(&mut self, report: ReportId, confirmed: bool) -> Result<Option<IncidentId>, Refusal> {
+        // Filed today: decided within the group it was filed in, if both are still there.
+        if let Some(g) = self.groups.iter().position(|g| g.today.reports.iter().any(|r| r.id == report)) {
+            let r = *self.groups[g].today.reports.iter().find(|r| r.id == report).expect("found");
+            if self.groups[g].slot(r.id.citizen).is_some() && self.groups[g].slot(r.accused).is_some() {
+                let ctx = ctx!(self);
+                let mut acc = DayAcc::new(&self.rules, 0, false);
+                let mut out = GroupOut::default();
+                let result = group::decide_report_at(
+                    &ctx,
+                    GroupId(g as u32),
+                    &mut self.groups[g],
+                    report,
+                    confirmed,
+                    &mut out,
+                    &mut acc,
+                );
+                self.absorb(acc, out);
+                return result;
+            }
+            // Someone moved since: decide it as an older report.
+            let moved = self.groups[g].today.reports.iter().position(|r| r.id == report).expect("found");
+            let r = self.groups[g].today.reports.remove(moved);
+            self.reports.insert(report, r);
+        }
+        let Some(r) = self.reports.get(&report).copied() else { return Err(Refusal::UnknownReport { report }) };
+        if r.status != ReportStatus::Pending {
+            return Err(Refusal::ReportAlreadyDecided { report });
+        }
+        let policy = self.rules.policy.denunciation.clone();
+        if !confirmed {
+            self.reports.get_mut(&report).expect("found").status = ReportStatus::Rejected { decided: self.day };
+            self.today.denunciations_rejected += 1;
+            if policy.false_report_penalty > 0 {
+                self.change_score(r.id.citizen, -(policy.false_report_penalty as i32), Cause::FalseReport { report });
+            }
+            return Ok(None);
+        }
+        let source = IncidentSource::Denunciation { report };
+        let incident = self.report_incident_from(r.accused, r.kind, r.day, source)?;
+        self.reports.get_mut(&report).expect("found").status = ReportStatus::Confirmed { incident, decided: self.day };
+        self.today.denunciations_confirmed += 1;
+        if policy.reward_points > 0 {
+            let cause = Cause::DenunciationReward { report, incident };
+            self.change_score(r.id.citizen, policy.reward_points as i32, cause);
+        }
+        if self.rules.voucher_bp > 0 {
+            let voucher = Voucher {
+                id: incident,
+                holder: r.id.citizen,
+                discount_bp: self.rules.voucher_bp,
+                expires: self.day.saturating_add(policy.voucher_days),
+            };
+            self.issue_vouchers(vec![voucher]);
+        }
+        Ok(Some(incident))
     }
 
     /// A group-mate answers the notice about an incident: expel the offender, or keep them.
@@ -1597,7 +1797,64 @@ impl<D: Directory> Engine<D> {
             }
             external.extend(out.external);
             self.settled.extend(out.settled);
+            for r in out.reports {
+                if r.status == ReportStatus::Pending || self.options.keep_history {
+                    self.reports.insert(r.id, r);
+                }
+            }
+            for v in out.vouchers_issued {
+                self.ledger.record(LedgerEntry {
+                    day: d,
+                    citizen: v.holder,
+                    delta: 0,
+                    requested: 0,
+                    cause: Cause::VoucherIssued { voucher: v.id },
+                });
+                self.new_vouchers.push(v);
+            }
+            for (v, order) in out.vouchers_used {
+                if let Some(held) = self.vouchers.get_mut(&v.holder) {
+                    held.retain(|x| x.id != v.id);
+                }
+                self.ledger.record(LedgerEntry {
+                    day: d,
+                    citizen: v.holder,
+                    delta: 0,
+                    requested: 0,
+                    cause: Cause::VoucherUsed { voucher: v.id, order },
+                });
+                report.vouchers_used += 1;
+            }
         }
+        // Vouchers that can no longer be used expire; today's become usable tomorrow.
+        for (holder, held) in self.vouchers.iter_mut() {
+            held.retain(|v| {
+                let keep = v.expires > d;
+                if !keep {
+                    self.ledger.record(LedgerEntry {
+                        day: d,
+                        citizen: *holder,
+                        delta: 0,
+                        requested: 0,
+                        cause: Cause::VoucherExpired { voucher: v.id },
+                    });
+                    report.vouchers_expired += 1;
+                }
+                keep
+            });
+        }
+        self.vouchers.retain(|_, held| !held.is_empty());
+        let mut fresh = std::mem::take(&mut self.new_vouchers);
+        fresh.sort_by_key(|v| (v.holder, v.id));
+        report.vouchers_issued = fresh.len() as u64;
+        for v in fresh {
+            self.vouchers.entry(v.holder).or_default().push(v);
+        }
+        report.denunciations = acc.denunciations + self.today_denunciations;
+        report.denunciations_confirmed = acc.denunciations_confirmed + self.today.denunciations_confirmed;
+        report.denunciations_rejected = acc.denunciations_rejected + self.today.denunciations_rejected;
+        report.discount_voucher = acc.discount_voucher;
+        self.today_denunciations = 0;
         report.incidents_reported += self.today.incidents_reported;
         expelled.sort();
         report.expelled = expelled;
@@ -1765,6 +2022,9 @@ impl<D: Directory> Engine<D> {
         }
         self.promotions.hash(&mut h);
         self.incidents.hash(&mut h);
+        self.reports.hash(&mut h);
+        self.vouchers.hash(&mut h);
+        self.new_vouchers.hash(&mut h);
         // Refusal counters are observations for the day's figures, not state: a replay of the
         // accepted commands (the service's log) cannot and need not reproduce them.
         let t = &self.today;

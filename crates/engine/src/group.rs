@@ -8,14 +8,14 @@
 
 use crate::directory::Directory;
 use crate::engine::{EngineOptions, OrderReceipt};
-use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
+use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId, ReportId};
 use crate::ledger::{Answer, Cause, LedgerEntry, LedgerMode, LedgerTotals};
 use crate::policy::{AbstainAs, Restriction, Rules};
 use crate::pricing;
 use crate::refusal::Refusal;
 use crate::state::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Read-only context of a day's work.
 pub(crate) struct Ctx<'a, D> {
@@ -26,6 +26,8 @@ pub(crate) struct Ctx<'a, D> {
     pub products: &'a [Product],
     pub promotions: &'a BTreeSet<PromotionId>,
     pub kols: &'a [Kol],
+    /// Vouchers usable today (issued before today), by holder.
+    pub vouchers: &'a BTreeMap<CitizenId, Vec<Voucher>>,
 }
 
 /// Score changes not yet in the global histogram.
@@ -95,6 +97,10 @@ pub(crate) struct GroupOut {
     /// Offenders expelled (already removed from the group's members).
     pub leaving: Vec<(IncidentId, Member)>,
     pub settled: Vec<SettledOrder>,
+    /// Denunciations filed or decided today.
+    pub reports: Vec<Report>,
+    pub vouchers_issued: Vec<Voucher>,
+    pub vouchers_used: Vec<(Voucher, OrderId)>,
 }
 
 impl GroupOut {
@@ -105,6 +111,9 @@ impl GroupOut {
             && self.external.is_empty()
             && self.leaving.is_empty()
             && self.settled.is_empty()
+            && self.reports.is_empty()
+            && self.vouchers_issued.is_empty()
+            && self.vouchers_used.is_empty()
     }
 }
 
@@ -122,10 +131,14 @@ pub(crate) struct DayAcc {
     pub gmv: i64,
     pub discount_group: i64,
     pub discount_credit: i64,
+    pub discount_voucher: i64,
     pub pools: u64,
     pub pools_by_tier: Vec<u64>,
     pub orders_refused_travel: u64,
     pub orders_refused_other: u64,
+    pub denunciations: u64,
+    pub denunciations_confirmed: u64,
+    pub denunciations_rejected: u64,
     pub kol_units: Vec<u64>,
     /// Per-group outputs, tagged with the group index (u32::MAX: the groupless).
     pub outs: Vec<(u32, GroupOut)>,
@@ -143,12 +156,7 @@ impl DayAcc {
 
     pub fn merge(mut self, other: DayAcc) -> DayAcc {
         self.shifts.merge(other.shifts);
-        let (a, b) = (&mut self.totals, other.totals);
-        a.entries += b.entries;
-        a.delta_sum += b.delta_sum;
-        a.incident_sum += b.incident_sum;
-        a.vote_sum += b.vote_sum;
-        a.appeal_sum += b.appeal_sum;
+        self.totals.merge(&other.totals);
         self.notices_delivered += other.notices_delivered;
         self.answers_expel += other.answers_expel;
         self.answers_keep += other.answers_keep;
@@ -158,6 +166,7 @@ impl DayAcc {
         self.gmv += other.gmv;
         self.discount_group += other.discount_group;
         self.discount_credit += other.discount_credit;
+        self.discount_voucher += other.discount_voucher;
         self.pools += other.pools;
         if self.pools_by_tier.len() < other.pools_by_tier.len() {
             self.pools_by_tier.resize(other.pools_by_tier.len(), 0);
@@ -167,6 +176,9 @@ impl DayAcc {
         }
         self.orders_refused_travel += other.orders_refused_travel;
         self.orders_refused_other += other.orders_refused_other;
+        self.denunciations += other.denunciations;
+        self.denunciations_confirmed += other.denunciations_confirmed;
+        self.denunciations_rejected += other.denunciations_rejected;
         if self.kol_units.len() < other.kol_units.len() {
             self.kol_units.resize(other.kol_units.len(), 0);
         }
@@ -216,6 +228,7 @@ pub(crate) fn report_incident_at<D>(
     seq: u32,
     kind: u8,
     incident_day: Day,
+    source: IncidentSource,
     out: &mut GroupOut,
     acc: &mut DayAcc,
 ) -> Result<IncidentId, Refusal> {
@@ -251,6 +264,7 @@ pub(crate) fn report_incident_at<D>(
         day: incident_day,
         group,
         penalty_applied: applied,
+        source,
         outcome: None,
         appeal: AppealStatus::NotAppealed,
     });
@@ -259,10 +273,13 @@ pub(crate) fn report_incident_at<D>(
 
 /// Checks and builds an order by `member` (already located); `placed` is how many orders
 /// they already placed today.
+// Every argument is a distinct piece of the day being checked; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_order_at<D: Directory>(
     ctx: &Ctx<D>,
     member: &Member,
     group: Option<GroupId>,
+    today: &GroupToday,
     placed: u32,
     product: ProductId,
     units: u32,
@@ -299,6 +316,12 @@ pub(crate) fn check_order_at<D: Directory>(
         });
     }
     let credit_discount_bp = if ctx.directory.is_favourite(citizen, product) { tier.favourite_discount_bp } else { 0 };
+    // The citizen's oldest voucher not yet used today goes on this order.
+    let voucher = ctx.vouchers.get(&citizen).and_then(|held| {
+        held.iter()
+            .find(|v| v.expires >= ctx.day && !today.orders.iter().any(|o| o.voucher.is_some_and(|u| u.id == v.id)))
+            .copied()
+    });
     Ok(Order {
         id: OrderId { day: ctx.day, citizen, seq: placed as u16 },
         product,
@@ -306,6 +329,7 @@ pub(crate) fn check_order_at<D: Directory>(
         group,
         credit_discount_bp,
         promotion: via,
+        voucher,
     })
 }
 
@@ -318,7 +342,11 @@ pub(crate) fn pool_units_in(today: &GroupToday, product: ProductId) -> u64 {
 pub(crate) fn receipt<D>(ctx: &Ctx<D>, order: &Order, pool_units: u64) -> OrderReceipt {
     let product = &ctx.products[order.product.index()];
     let (group_bp, _) = if order.group.is_some() { ctx.rules.group_discount(pool_units) } else { (0, 0) };
-    let price = pricing::unit_price(product.list_price, group_bp, order.credit_discount_bp, ctx.rules.max_discount_bp);
+    let mut price =
+        pricing::unit_price(product.list_price, group_bp, order.credit_discount_bp, ctx.rules.max_discount_bp);
+    if let Some(v) = order.voucher {
+        price = price.with_voucher(v.discount_bp);
+    }
     OrderReceipt {
         order: order.id,
         provisional: price,
@@ -334,6 +362,141 @@ pub(crate) fn count_refusal(refusal: &Refusal, acc: &mut DayAcc) {
         acc.orders_refused_travel += 1;
     } else if !refusal.is_not_found() {
         acc.orders_refused_other += 1;
+    }
+}
+
+/// Files a denunciation by the member in `denouncer` against the member in `accused`
+/// (same group); `filed` is how many the denouncer already filed today.
+// Every argument is a distinct piece of the day being checked; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn denounce_at<D>(
+    ctx: &Ctx<D>,
+    members: &[Member],
+    today: &mut GroupToday,
+    denouncer: usize,
+    accused: usize,
+    kind: u8,
+    incident_day: Day,
+    acc: &mut DayAcc,
+) -> Result<ReportId, Refusal> {
+    let policy = &ctx.rules.policy.denunciation;
+    if !policy.enabled {
+        return Err(Refusal::DenunciationDisabled);
+    }
+    let (who, whom) = (members[denouncer].citizen, members[accused].citizen);
+    if who == whom {
+        return Err(Refusal::SelfReport { citizen: who });
+    }
+    let kinds = &ctx.rules.policy.incident_kinds;
+    if kind as usize >= kinds.len() {
+        return Err(Refusal::UnknownIncidentKind {
+            kind: kind.to_string(),
+            known: kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
+        });
+    }
+    if incident_day > ctx.day {
+        return Err(Refusal::IncidentInFuture { incident_day, today: ctx.day });
+    }
+    let filed = today.reports.iter().filter(|r| r.id.citizen == who).count() as u32;
+    if filed >= policy.max_reports_per_day {
+        return Err(Refusal::TooManyReports { citizen: who, max: policy.max_reports_per_day });
+    }
+    let id = ReportId { day: ctx.day, citizen: who, seq: filed as u8 };
+    today.reports.push(Report { id, accused: whom, kind, day: incident_day, status: ReportStatus::Pending });
+    acc.denunciations += 1;
+    Ok(id)
+}
+
+/// Decides a denunciation filed today in this group (both citizens are members): a
+/// confirmed one becomes an incident against the accused and pays the denouncer; a
+/// rejected one may cost them points.
+pub(crate) fn decide_report_at<D>(
+    ctx: &Ctx<D>,
+    gid: GroupId,
+    group: &mut Group,
+    report: ReportId,
+    confirmed: bool,
+    out: &mut GroupOut,
+    acc: &mut DayAcc,
+) -> Result<Option<IncidentId>, Refusal> {
+    let Some(r) = group.today.reports.iter().position(|r| r.id == report) else {
+        return Err(Refusal::UnknownReport { report });
+    };
+    if group.today.reports[r].status != ReportStatus::Pending {
+        return Err(Refusal::ReportAlreadyDecided { report });
+    }
+    let found = group.today.reports[r];
+    let (Some(denouncer), Some(accused)) = (group.slot(found.id.citizen), group.slot(found.accused)) else {
+        return Err(Refusal::NotInYourGroup { citizen: found.id.citizen, accused: found.accused });
+    };
+    let policy = &ctx.rules.policy.denunciation;
+    if !confirmed {
+        group.today.reports[r].status = ReportStatus::Rejected { decided: ctx.day };
+        acc.denunciations_rejected += 1;
+        if policy.false_report_penalty > 0 {
+            let cause = Cause::FalseReport { report };
+            let penalty = -(policy.false_report_penalty as i32);
+            change_member_score(
+                ctx,
+                &mut group.members[denouncer],
+                penalty,
+                cause,
+                &mut out.ledger,
+                &mut acc.totals,
+                &mut acc.shifts,
+            );
+        }
+        return Ok(None);
+    }
+    let seq = group.today.incidents.iter().filter(|i| i.id.citizen == found.accused).count() as u32;
+    let source = IncidentSource::Denunciation { report };
+    let incident = report_incident_at(
+        ctx,
+        &mut group.members[accused],
+        Some(gid),
+        &mut group.today,
+        seq,
+        found.kind,
+        found.day,
+        source,
+        out,
+        acc,
+    )?;
+    group.today.reports[r].status = ReportStatus::Confirmed { incident, decided: ctx.day };
+    acc.denunciations_confirmed += 1;
+    reward_denouncer(ctx, &mut group.members[denouncer], report, incident, out, acc);
+    Ok(Some(incident))
+}
+
+/// Pays a denouncer for a confirmed report: points and a voucher (issued at the close).
+pub(crate) fn reward_denouncer<D>(
+    ctx: &Ctx<D>,
+    denouncer: &mut Member,
+    report: ReportId,
+    incident: IncidentId,
+    out: &mut GroupOut,
+    acc: &mut DayAcc,
+) {
+    let policy = &ctx.rules.policy.denunciation;
+    if policy.reward_points > 0 {
+        let cause = Cause::DenunciationReward { report, incident };
+        change_member_score(
+            ctx,
+            denouncer,
+            policy.reward_points as i32,
+            cause,
+            &mut out.ledger,
+            &mut acc.totals,
+            &mut acc.shifts,
+        );
+    }
+    if ctx.rules.voucher_bp > 0 {
+        out.vouchers_issued.push(Voucher {
+            id: incident,
+            holder: denouncer.citizen,
+            discount_bp: ctx.rules.voucher_bp,
+            expires: ctx.day.saturating_add(policy.voucher_days),
+        });
     }
 }
 
@@ -358,6 +521,7 @@ pub(crate) fn close_group<D>(ctx: &Ctx<D>, gid: GroupId, group: &mut Group, out:
     deliver(ctx, group, acc);
     settle(ctx, &mut group.today.orders, out, acc);
     group.today.incidents.clear();
+    out.reports.append(&mut group.today.reports);
     recompute_tiers(ctx.rules, group.members.iter_mut());
     debug_assert!(group.members.len() as u32 <= ctx.rules.policy.groups.max_size, "{gid} exceeds max_size");
 }
@@ -487,7 +651,12 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
         }
         let list_price = ctx.products[product.index()].list_price;
         for order in &orders[start..end] {
-            let price = pricing::unit_price(list_price, group_bp, order.credit_discount_bp, rules.max_discount_bp);
+            let mut price = pricing::unit_price(list_price, group_bp, order.credit_discount_bp, rules.max_discount_bp);
+            if let Some(v) = order.voucher {
+                price = price.with_voucher(v.discount_bp);
+                out.vouchers_used.push((v, order.id));
+                acc.discount_voucher += price.voucher_discount * order.units as i64;
+            }
             let units = order.units as i64;
             acc.orders += 1;
             acc.units += order.units as u64;

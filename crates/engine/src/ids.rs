@@ -77,6 +77,29 @@ pub struct OrderId {
     pub seq: u16,
 }
 
+/// A denunciation: filed on `day` by `citizen` (the denouncer), their `seq`-th that day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReportId {
+    pub day: Day,
+    pub citizen: CitizenId,
+    pub seq: u8,
+}
+
+impl fmt::Display for ReportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}-{}-{}", self.day, self.citizen.0, self.seq)
+    }
+}
+
+impl std::str::FromStr for ReportId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s.strip_prefix('r').ok_or_else(|| format!("report ids look like r12-345-0, got {s:?}"))?;
+        let id: IncidentId = format!("i{rest}").parse().map_err(|_| format!("{s:?} is not a report id (r12-345-0)"))?;
+        Ok(ReportId { day: id.day, citizen: id.citizen, seq: id.seq })
+    }
+}
+
 /// A KOL's promotion of a product on a day (at most one per KOL, product and day).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PromotionId {

@@ -4,7 +4,7 @@
 //! and the delta the rule asked for, so `score = initial + Σ applied` holds exactly and
 //! a user can still see when a bound absorbed part of a change.
 
-use crate::ids::{CitizenId, Day, IncidentId};
+use crate::ids::{CitizenId, Day, IncidentId, OrderId, ReportId};
 use serde::{Deserialize, Serialize};
 
 /// An answer to a notice: expel the offender from the group, or keep them.
@@ -35,6 +35,16 @@ pub enum Cause {
     Vote { incident: IncidentId, answer: Answer, abstained: bool },
     /// An appeal of this incident was granted: its penalty is given back.
     AppealGranted { incident: IncidentId },
+    /// The citizen's denunciation was confirmed and became this incident.
+    DenunciationReward { report: ReportId, incident: IncidentId },
+    /// The citizen's denunciation was rejected.
+    FalseReport { report: ReportId },
+    /// A voucher was issued for a confirmed denunciation (no points: a record).
+    VoucherIssued { voucher: IncidentId },
+    /// The voucher was used on this order (no points: a record).
+    VoucherUsed { voucher: IncidentId, order: OrderId },
+    /// The voucher expired unused (no points: a record).
+    VoucherExpired { voucher: IncidentId },
 }
 
 impl Cause {
@@ -47,12 +57,34 @@ impl Cause {
             Cause::Vote { answer: Answer::Expel, abstained: true, .. } => "abstain_counted_expel",
             Cause::Vote { answer: Answer::Keep, abstained: true, .. } => "abstain_counted_keep",
             Cause::AppealGranted { .. } => "appeal_granted",
+            Cause::DenunciationReward { .. } => "denunciation_reward",
+            Cause::FalseReport { .. } => "false_report",
+            Cause::VoucherIssued { .. } => "voucher_issued",
+            Cause::VoucherUsed { .. } => "voucher_used",
+            Cause::VoucherExpired { .. } => "voucher_expired",
         }
     }
 
-    pub fn incident(&self) -> IncidentId {
+    /// The incident the entry is about (a voucher is named after the incident that earned
+    /// it); None for a rejected report.
+    pub fn incident(&self) -> Option<IncidentId> {
         match *self {
-            Cause::Incident { incident } | Cause::Vote { incident, .. } | Cause::AppealGranted { incident } => incident,
+            Cause::Incident { incident }
+            | Cause::Vote { incident, .. }
+            | Cause::AppealGranted { incident }
+            | Cause::DenunciationReward { incident, .. } => Some(incident),
+            Cause::VoucherIssued { voucher }
+            | Cause::VoucherUsed { voucher, .. }
+            | Cause::VoucherExpired { voucher } => Some(voucher),
+            Cause::FalseReport { .. } => None,
+        }
+    }
+
+    /// The denunciation the entry is about, if any.
+    pub fn report(&self) -> Option<ReportId> {
+        match *self {
+            Cause::DenunciationReward { report, .. } | Cause::FalseReport { report } => Some(report),
+            _ => None,
         }
     }
 }
@@ -88,6 +120,9 @@ pub struct LedgerTotals {
     pub incident_sum: i64,
     pub vote_sum: i64,
     pub appeal_sum: i64,
+    /// Points from denunciations (rewards and penalties for false reports).
+    #[serde(default)]
+    pub denunciation_sum: i64,
 }
 
 impl LedgerTotals {
@@ -98,6 +133,8 @@ impl LedgerTotals {
             Cause::Incident { .. } => self.incident_sum += entry.delta as i64,
             Cause::Vote { .. } => self.vote_sum += entry.delta as i64,
             Cause::AppealGranted { .. } => self.appeal_sum += entry.delta as i64,
+            Cause::DenunciationReward { .. } | Cause::FalseReport { .. } => self.denunciation_sum += entry.delta as i64,
+            Cause::VoucherIssued { .. } | Cause::VoucherUsed { .. } | Cause::VoucherExpired { .. } => {}
         }
     }
 
@@ -107,6 +144,7 @@ impl LedgerTotals {
         self.incident_sum += other.incident_sum;
         self.vote_sum += other.vote_sum;
         self.appeal_sum += other.appeal_sum;
+        self.denunciation_sum += other.denunciation_sum;
     }
 }
 

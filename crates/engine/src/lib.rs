@@ -57,13 +57,14 @@ pub use engine::{
     Populate, Quote,
 };
 pub use exec::{Executor, Sequential};
-pub use ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId};
+pub use ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, OrderId, ProductId, PromotionId, ReportId};
 pub use ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 pub use policy::{AbstainAs, Policy, PolicyError, Restriction, Restrictions, Rules, Tier};
 pub use pricing::{Fen, PriceBreakdown, format_yuan, unit_price};
 pub use refusal::Refusal;
 pub use state::{
-    AnswerSlot, AppealStatus, Group, GroupHistory, GroupToday, GrouplessMember, Incident, Kol, Member, NoticeBatch,
-    NoticeView, Order, Product, ProductSpec, SettledOrder, TodayIncident, VoteOutcome,
+    AnswerSlot, AppealStatus, Group, GroupHistory, GroupToday, GrouplessMember, Incident, IncidentSource, Kol, Member,
+    NoticeBatch, NoticeView, Order, Product, ProductSpec, Report, ReportStatus, SettledOrder, TodayIncident,
+    VoteOutcome, Voucher,
 };
 pub use stats::ScoreHistogram;

@@ -190,6 +190,36 @@ impl Default for AppealPolicy {
     }
 }
 
+/// Denunciation for vouchers: citizens report citizens (the article's title). Off by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DenunciationPolicy {
+    pub enabled: bool,
+    /// A confirmed report pays the denouncer a voucher: this fraction off one future order.
+    pub voucher_percent: f64,
+    /// Days a voucher can be used before it expires.
+    pub voucher_days: u32,
+    /// Points a confirmed report earns the denouncer.
+    pub reward_points: u32,
+    /// Points a rejected report costs the denouncer.
+    pub false_report_penalty: u32,
+    /// Most reports one citizen may file in a day.
+    pub max_reports_per_day: u32,
+}
+
+impl Default for DenunciationPolicy {
+    fn default() -> Self {
+        DenunciationPolicy {
+            enabled: false,
+            voucher_percent: 0.1,
+            voucher_days: 30,
+            reward_points: 0,
+            false_report_penalty: 0,
+            max_reports_per_day: 3,
+        }
+    }
+}
+
 /// Limits on orders (explicit bounds on what one citizen can do in a day).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -228,6 +258,7 @@ pub struct Policy {
     pub kol: KolPolicy,
     pub appeals: AppealPolicy,
     pub orders: OrderPolicy,
+    pub denunciation: DenunciationPolicy,
 }
 
 impl Default for Policy {
@@ -249,6 +280,7 @@ impl Default for Policy {
             kol: KolPolicy::default(),
             appeals: AppealPolicy::default(),
             orders: OrderPolicy::default(),
+            denunciation: DenunciationPolicy::default(),
         }
     }
 }
@@ -310,6 +342,8 @@ pub struct Rules {
     pub max_discount_bp: BasisPoints,
     /// The quorum as a fraction p/q compared exactly: expel if expel·q ≥ p·notified.
     pub quorum_bp: BasisPoints,
+    /// A denunciation voucher's discount.
+    pub voucher_bp: BasisPoints,
 }
 
 /// Converts a fraction in [0, 1] to basis points; the value must be a whole number of
@@ -531,7 +565,25 @@ impl Policy {
             return Err(err("policy.orders.max_orders_per_day", "must be between 1 and 65535"));
         }
 
-        Ok(Rules { policy: p.clone(), tiers, group_discounts_bp, max_discount_bp, quorum_bp })
+        let d = &p.denunciation;
+        let voucher_bp = fraction_to_bp("policy.denunciation.voucher_percent", d.voucher_percent)?;
+        if voucher_bp >= 10_000 {
+            return Err(err("policy.denunciation.voucher_percent", "must be below 1 (an order cannot be free)"));
+        }
+        if d.voucher_days == 0 || d.voucher_days > 3650 {
+            return Err(err("policy.denunciation.voucher_days", "must be between 1 and 3650"));
+        }
+        if d.reward_points > range {
+            return Err(err("policy.denunciation.reward_points", "is larger than the whole score range"));
+        }
+        if d.false_report_penalty > range {
+            return Err(err("policy.denunciation.false_report_penalty", "is larger than the whole score range"));
+        }
+        if d.max_reports_per_day == 0 || d.max_reports_per_day > u8::MAX as u32 {
+            return Err(err("policy.denunciation.max_reports_per_day", "must be between 1 and 255"));
+        }
+
+        Ok(Rules { policy: p.clone(), tiers, group_discounts_bp, max_discount_bp, quorum_bp, voucher_bp })
     }
 }
 
@@ -710,6 +762,14 @@ mod tests {
         assert_eq!(invalid(|p| p.initial_score = 5000).key, "policy.initial_score");
         assert_eq!(invalid(|p| p.score_max = -1).key, "policy.score_max");
         assert_eq!(invalid(|p| p.score_max = 100_000).key, "policy.score_max");
+    }
+
+    #[test]
+    fn bad_denunciation_settings_are_refused() {
+        assert_eq!(invalid(|p| p.denunciation.voucher_percent = 1.0).key, "policy.denunciation.voucher_percent");
+        assert_eq!(invalid(|p| p.denunciation.voucher_days = 0).key, "policy.denunciation.voucher_days");
+        assert_eq!(invalid(|p| p.denunciation.max_reports_per_day = 0).key, "policy.denunciation.max_reports_per_day");
+        assert_eq!(invalid(|p| p.denunciation.reward_points = 5000).key, "policy.denunciation.reward_points");
     }
 
     #[test]

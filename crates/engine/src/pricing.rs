@@ -27,8 +27,31 @@ pub struct PriceBreakdown {
     pub credit_discount: Fen,
     /// True when the cap on the total discount reduced the credit discount.
     pub capped: bool,
-    /// What one unit costs: `list_price − group_discount − credit_discount`.
+    /// A denunciation voucher's discount, applied after the capped discounts (0 without one).
+    #[serde(default)]
+    pub voucher_bp: BasisPoints,
+    /// Money taken off by the voucher, per unit.
+    #[serde(default)]
+    pub voucher_discount: Fen,
+    /// What one unit costs: `list_price − group_discount − credit_discount − voucher_discount`.
     pub unit_price: Fen,
+}
+
+impl PriceBreakdown {
+    /// The same price with a voucher taken off (rounded half up, per unit). Vouchers are a
+    /// reward, outside the cap on tier discounts.
+    pub fn with_voucher(mut self, voucher_bp: BasisPoints) -> PriceBreakdown {
+        assert!(voucher_bp < BP as u32, "a voucher cannot make a unit free");
+        let off = round_div(self.unit_price as i128 * voucher_bp as i128, BP as i128);
+        self.voucher_bp = voucher_bp;
+        self.voucher_discount = off;
+        self.unit_price -= off;
+        debug_assert_eq!(
+            self.unit_price,
+            self.list_price - self.group_discount - self.credit_discount - self.voucher_discount
+        );
+        self
+    }
 }
 
 fn round_div(numerator: i128, denominator: i128) -> i64 {
@@ -65,6 +88,8 @@ pub fn unit_price(
         group_discount: list_price - after_group,
         credit_discount: after_group - unit,
         capped,
+        voucher_bp: 0,
+        voucher_discount: 0,
         unit_price: unit,
     };
     debug_assert!(breakdown.credit_discount >= 0, "the cap never exceeds the credit discount");
@@ -109,6 +134,15 @@ mod tests {
         assert!(b.capped);
         assert_eq!(b.group_discount, 3_000);
         assert_eq!(b.credit_discount, 1_000);
+    }
+
+    #[test]
+    fn a_voucher_comes_off_after_the_capped_discounts() {
+        // 30 % group and 20 % credit are capped at 40 %: 60 yuan; a 10 % voucher: 54.
+        let b = unit_price(10_000, 3000, 2000, 4000).with_voucher(1000);
+        assert_eq!(b.unit_price, 5_400);
+        assert_eq!(b.voucher_discount, 600);
+        assert_eq!(b.unit_price, b.list_price - b.group_discount - b.credit_discount - b.voucher_discount);
     }
 
     #[test]

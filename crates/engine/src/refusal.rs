@@ -1,7 +1,7 @@
 //! Refusals: every command the engine declines, with a machine code and a reason a
 //! person can read. Refusals are values, never panics.
 
-use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, ProductId};
+use crate::ids::{CitizenId, Day, GroupId, IncidentId, KolId, ProductId, ReportId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -68,6 +68,19 @@ pub enum Refusal {
     #[error("the appeal of incident {incident} was already decided")]
     AppealAlreadyDecided { incident: IncidentId },
 
+    #[error("denunciation is switched off by the policy")]
+    DenunciationDisabled,
+    #[error("citizen {citizen} cannot report themselves")]
+    SelfReport { citizen: CitizenId },
+    #[error("citizen {accused} is not in citizen {citizen}'s group: one reports one's own group-mates")]
+    NotInYourGroup { citizen: CitizenId, accused: CitizenId },
+    #[error("citizen {citizen} already filed {max} reports today, the daily limit")]
+    TooManyReports { citizen: CitizenId, max: u32 },
+    #[error("no report {report}")]
+    UnknownReport { report: ReportId },
+    #[error("report {report} was already decided")]
+    ReportAlreadyDecided { report: ReportId },
+
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },
     #[error("limit reached: {what} (at most {max})")]
@@ -106,6 +119,12 @@ impl Refusal {
             Refusal::AppealWindowClosed { .. } => "appeal_window_closed",
             Refusal::AppealNotFiled { .. } => "appeal_not_filed",
             Refusal::AppealAlreadyDecided { .. } => "appeal_already_decided",
+            Refusal::DenunciationDisabled => "denunciation_disabled",
+            Refusal::SelfReport { .. } => "self_report",
+            Refusal::NotInYourGroup { .. } => "not_in_your_group",
+            Refusal::TooManyReports { .. } => "too_many_reports",
+            Refusal::UnknownReport { .. } => "unknown_report",
+            Refusal::ReportAlreadyDecided { .. } => "report_already_decided",
             Refusal::InvalidValue { .. } => "invalid_value",
             Refusal::LimitReached { .. } => "limit_reached",
             Refusal::Unsupported { .. } => "unsupported",
@@ -121,6 +140,7 @@ impl Refusal {
                 | Refusal::UnknownProduct { .. }
                 | Refusal::UnknownKol { .. }
                 | Refusal::UnknownIncident { .. }
+                | Refusal::UnknownReport { .. }
         )
     }
 }

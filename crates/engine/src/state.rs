@@ -2,7 +2,7 @@
 //! group (a group's votes touch one contiguous slice), 8 bytes of mutable state per
 //! citizen, no per-citizen heap allocation.
 
-use crate::ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, ProductId};
+use crate::ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, ProductId, ReportId};
 use crate::ledger::Answer;
 use crate::pricing::{Fen, PriceBreakdown};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,8 @@ pub struct TodayIncident {
 pub struct GroupToday {
     pub incidents: Vec<TodayIncident>,
     pub orders: Vec<Order>,
+    /// Denunciations filed today by members (kept until decided or the close).
+    pub reports: Vec<Report>,
 }
 
 /// An interest group.
@@ -150,6 +152,48 @@ pub enum AppealStatus {
     Rejected { filed: Day, decided: Day },
 }
 
+/// Where an incident came from (the engine knows who reported it, never whether it is true).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum IncidentSource {
+    /// The camera network (or a reporter).
+    #[default]
+    Camera,
+    /// A citizen's denunciation, confirmed.
+    Denunciation { report: ReportId },
+}
+
+/// Where a denunciation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReportStatus {
+    Pending,
+    Confirmed { incident: IncidentId, decided: Day },
+    Rejected { decided: Day },
+}
+
+/// A citizen's report against a group-mate: not an incident until confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Report {
+    pub id: ReportId,
+    pub accused: CitizenId,
+    /// Index into the policy's incident kinds.
+    pub kind: u8,
+    /// The day of the alleged incident.
+    pub day: Day,
+    pub status: ReportStatus,
+}
+
+/// A voucher earned by a confirmed denunciation: named after the incident it became.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Voucher {
+    pub id: IncidentId,
+    pub holder: CitizenId,
+    pub discount_bp: u32,
+    /// Usable on orders placed from the day after it is issued until this day included.
+    pub expires: Day,
+}
+
 /// What the group decided about an incident.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VoteOutcome {
@@ -173,6 +217,8 @@ pub struct Incident {
     pub group: Option<GroupId>,
     /// Penalty actually applied (≤ 0).
     pub penalty_applied: i32,
+    #[serde(default)]
+    pub source: IncidentSource,
     /// Filled when the notices are tallied.
     pub outcome: Option<VoteOutcome>,
     pub appeal: AppealStatus,
@@ -226,6 +272,9 @@ pub struct Order {
     /// The buyer's credit-tier discount (non-zero only on a favourite).
     pub credit_discount_bp: u32,
     pub promotion: Option<KolId>,
+    /// The voucher this order uses, if any.
+    #[serde(default)]
+    pub voucher: Option<Voucher>,
 }
 
 /// A settled order: what was paid and why.

@@ -62,13 +62,26 @@ fn command() -> impl Strategy<Value = Command> {
         1 => (citizen, incident.clone()).prop_map(|(citizen, incident)| Command::FileAppeal { citizen, incident }),
         1 => (incident, any::<bool>()).prop_map(|(incident, granted)| Command::DecideAppeal { incident, granted }),
         1 => product.prop_map(|product| Command::RevealScandal { product }),
+        2 => ((0..CITIZENS + 1).prop_map(CitizenId), (0..CITIZENS).prop_map(CitizenId), 0..3usize)
+            .prop_map(move |(citizen, accused, k)| Command::Denounce { citizen, accused, kind: kinds[k].into(), day: None }),
+        2 => ((0..6u32, 0..CITIZENS, 0..2u8), any::<bool>())
+            .prop_map(|((day, c, seq), confirmed)| Command::DecideReport {
+                report: ReportId { day, citizen: CitizenId(c), seq },
+                confirmed,
+            }),
         3 => Just(Command::CloseDay),
     ]
 }
 
 fn policy_strategy() -> impl Strategy<Value = Policy> {
-    (1u32..4, 0u32..3, prop_oneof![Just(AbstainAs::Keep), Just(AbstainAs::Expel), Just(AbstainAs::None)], 0u32..=4)
-        .prop_map(|(min_size, extra, abstain_as, quorum_quarters)| {
+    (
+        1u32..4,
+        0u32..3,
+        prop_oneof![Just(AbstainAs::Keep), Just(AbstainAs::Expel), Just(AbstainAs::None)],
+        0u32..=4,
+        any::<bool>(),
+    )
+        .prop_map(|(min_size, extra, abstain_as, quorum_quarters, denunciation)| {
             let mut p = Policy::default();
             p.groups.min_size = min_size;
             p.groups.max_size = min_size + extra + 1;
@@ -81,6 +94,10 @@ fn policy_strategy() -> impl Strategy<Value = Policy> {
             p.tiers[4].min_score = Some(960);
             p.tiers[3].min_score = Some(970);
             p.tiers[2].min_score = Some(975);
+            p.denunciation.enabled = denunciation;
+            p.denunciation.reward_points = 2;
+            p.denunciation.false_report_penalty = 3;
+            p.denunciation.voucher_days = 2;
             p
         })
 }

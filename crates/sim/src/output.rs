@@ -135,7 +135,8 @@ pub fn metrics_columns(sim: &Simulation) -> Vec<Column> {
 pub fn ledger_columns(sim: &Simulation) -> Vec<Column> {
     let entries = sim.engine().ledger().entries();
     let mut order: Vec<u32> = (0..entries.len() as u32).collect();
-    let key = |e: &xinyong_engine::LedgerEntry| (e.day, e.citizen, e.cause.incident());
+    let key =
+        |e: &xinyong_engine::LedgerEntry| (e.day, e.citizen, e.cause.incident(), e.cause.report(), e.cause.kind());
     // Entries are recorded day by day already; a stable sort orders each day by citizen.
     order.sort_by_key(|&i| key(&entries[i as usize]));
     let n = entries.len();
@@ -150,16 +151,17 @@ pub fn ledger_columns(sim: &Simulation) -> Vec<Column> {
     );
     for &i in &order {
         let e = &entries[i as usize];
+        // Entries not about an incident (a rejected report) carry -1 in the incident columns.
         let incident = e.cause.incident();
         day.push(e.day as i64);
         citizen.push(e.citizen.0 as i64);
         delta.push(e.delta as i64);
         requested.push(e.requested as i64);
         cause.push(e.cause.kind());
-        incident_day.push(incident.day as i64);
-        offender.push(incident.citizen.0 as i64);
-        incident_seq.push(incident.seq as i64);
-        innocent.push(i64::from(sim.was_false(incident)));
+        incident_day.push(incident.map_or(-1, |i| i.day as i64));
+        offender.push(incident.map_or(-1, |i| i.citizen.0 as i64));
+        incident_seq.push(incident.map_or(-1, |i| i.seq as i64));
+        innocent.push(i64::from(incident.is_some_and(|i| sim.was_false(i))));
     }
     vec![
         Column::Int("day".into(), day),
