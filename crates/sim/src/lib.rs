@@ -32,5 +32,5 @@ pub mod world;
 pub use memory::MemoryEstimate;
 pub use metrics::MetricsRow;
 pub use scenario::{RunConfig, Scenario, ScenarioError};
-pub use simulation::{Driver, Rayon, ScandalEvent, Simulation, SimulationError, Timings, Totals};
+pub use simulation::{DayPart, Driver, Rayon, ScandalEvent, Shard, Simulation, SimulationError, Timings, Totals};
 pub use world::{VotingModel, WorldConfig};

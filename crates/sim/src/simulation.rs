@@ -6,16 +6,23 @@
 //! made from the state as it stood at the start of the day, by draws keyed on
 //! (seed, stream, day, entity) — so the actions of all groups are generated in parallel
 //! and applied in a fixed order, and the result does not depend on the thread count.
+//!
+//! A run can also be split over several workers (threads, processes, machines: see the
+//! `xinyong-cluster` crate): each [`Shard`] holds the members of a contiguous range of
+//! groups, and a day splits into [`Simulation::step_local`] (the replicated global steps,
+//! then this shard's groups) and [`Simulation::step_finish`] (every shard's [`DayPart`]
+//! merged in group order). The whole run is the one-shard case of the same code.
 
 use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
 use crate::metrics::{MetricsRow, percentile_sorted};
 use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use xinyong_engine::{
-    CitizenId, Day, DayReport, Engine, EngineOptions, Executor, GroupId, IncidentId, KolId, LedgerMode, ProductId,
-    Restriction, Rules,
+    CitizenId, Day, DayReport, Engine, EngineOptions, Executor, GroupId, IncidentId, KolId, LedgerMode, LocalDay,
+    ProductId, Restriction, Rules,
 };
 use xinyong_random::{Key, Stream};
 
@@ -52,6 +59,59 @@ impl Executor for Rayon {
             })
             .reduce(&init, &merge)
     }
+}
+
+/// Which part of a run one worker holds: the members of a contiguous, balanced range of
+/// groups (see [`Shard::groups`]). Everything else — the groupless, the KOLs, the
+/// catalogue, every group's size and centroid — is replicated on every shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u32,
+    /// Shards in the run.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole run in one place (the local run).
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count` (panics unless `index < count`).
+    pub fn new(index: u32, count: u32) -> Shard {
+        assert!(index < count, "shard {index} of {count}");
+        Shard { index, count }
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.count == 1
+    }
+
+    /// The group ids this shard holds, out of `groups`: contiguous, and balanced (sizes
+    /// differ by at most one group), so that merging parts by shard is merging by group.
+    pub fn groups(&self, groups: u32) -> std::ops::Range<u32> {
+        let at = |i: u32| (groups as u64 * i as u64 / self.count as u64) as u32;
+        at(self.index)..at(self.index + 1)
+    }
+
+    /// Whether this shard's copy of the groupless counts in the merged figures (exactly
+    /// one does: shard 0).
+    pub fn counts_groupless(&self) -> bool {
+        self.index == 0
+    }
+}
+
+/// One shard's part of a simulated day: the engine's [`LocalDay`] and what only the
+/// simulator knows (which of the day's incidents were false). In a cluster this is what
+/// crosses the network, to every other shard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DayPart {
+    pub shard: u32,
+    pub day: Day,
+    local: LocalDay,
+    /// Incidents this shard's groups reported today, in group order: (incident, false?).
+    truth: Vec<(IncidentId, bool)>,
+    /// The groupless' incidents today (only from the shard that counts the groupless).
+    groupless_truth: Vec<(IncidentId, bool)>,
 }
 
 /// What the simulator knows that the engine does not: which incidents were false.
@@ -117,6 +177,7 @@ pub struct Simulation {
     debtor_kind: u8,
     votes: VoteTables,
     driver: Driver,
+    shard: Shard,
     truth: Truth,
     /// Appeal decisions waiting for their day: day → (incident, granted).
     decisions: BTreeMap<Day, Vec<(IncidentId, bool)>>,
@@ -160,6 +221,8 @@ pub enum SimulationError {
     Threads(String),
     #[error("grouping failed: {0}")]
     Grouping(String),
+    #[error("a shard of a run needs the group driver (the citizen driver holds the whole run)")]
+    ShardNeedsGroups,
 }
 
 impl Simulation {
@@ -170,13 +233,27 @@ impl Simulation {
 
     /// [`Simulation::new`] with a chosen driver (the results are the same).
     pub fn with_driver(scenario: Scenario, driver: Driver) -> Result<Simulation, SimulationError> {
+        Simulation::build(scenario, driver, Shard::WHOLE)
+    }
+
+    /// One shard of a run split over `shard.count` workers: it holds the members of
+    /// [`Shard::groups`] and steps with [`Simulation::step_local`] and
+    /// [`Simulation::step_finish`], exchanging [`DayPart`]s with the other shards.
+    pub fn with_shard(scenario: Scenario, shard: Shard) -> Result<Simulation, SimulationError> {
+        Simulation::build(scenario, Driver::Groups, shard)
+    }
+
+    fn build(scenario: Scenario, driver: Driver, shard: Shard) -> Result<Simulation, SimulationError> {
+        if !shard.is_whole() && driver != Driver::Groups {
+            return Err(SimulationError::ShardNeedsGroups);
+        }
         let started = std::time::Instant::now();
         let rules = scenario.check().map_err(|(key, message)| SimulationError::Scenario { key, message })?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(scenario.run.threads as usize)
             .build()
             .map_err(|e| SimulationError::Threads(e.to_string()))?;
-        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver))?;
+        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver, shard))?;
         let kind_weights = rules
             .policy
             .incident_kinds
@@ -199,6 +276,7 @@ impl Simulation {
             debtor_kind,
             votes,
             driver,
+            shard,
             truth: Truth {
                 falsely_flagged: vec![0; words],
                 offended: vec![0; words],
@@ -246,6 +324,10 @@ impl Simulation {
         self.driver
     }
 
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
     pub fn tier_names(&self) -> Vec<String> {
         self.rules.tiers.iter().map(|t| t.name.clone()).collect()
     }
@@ -272,26 +354,99 @@ impl Simulation {
         }
     }
 
-    /// Simulates one day; returns its metrics.
+    /// Simulates one day; returns its metrics. (For a whole run: a shard steps with
+    /// [`Simulation::step_local`] and [`Simulation::step_finish`].)
     pub fn step(&mut self) -> &MetricsRow {
+        assert!(self.shard.is_whole(), "a shard steps with step_local and step_finish");
+        match self.driver {
+            Driver::Groups => {
+                let part = self.step_local();
+                self.step_finish(vec![part])
+            }
+            Driver::Citizens => {
+                let d = self.engine.day();
+                let t0 = std::time::Instant::now();
+                self.global_steps(d);
+                let t1 = std::time::Instant::now();
+                let report = self.step_by_citizens(d);
+                let t2 = std::time::Instant::now();
+                self.record(d, report);
+                let t3 = std::time::Instant::now();
+                self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
+                self.timings.daily_groups_seconds += (t2 - t1).as_secs_f64();
+                self.timings.metrics_seconds += (t3 - t2).as_secs_f64();
+                self.metrics.last().expect("a row was recorded")
+            }
+        }
+    }
+
+    /// The first half of a day on this shard: the global steps every shard runs alike
+    /// (scandals, promotions, appeal decisions and filings: pure functions of the seed
+    /// and of replicated state), then this shard's groups (and the groupless) act and
+    /// close locally. Returns this shard's part, for [`Simulation::step_finish`] on every
+    /// shard.
+    pub fn step_local(&mut self) -> DayPart {
+        assert_eq!(self.driver, Driver::Groups, "the citizen driver steps with step");
         let d = self.engine.day();
         let t0 = std::time::Instant::now();
+        self.global_steps(d);
+        let t1 = std::time::Instant::now();
+        let (local, truth, groupless_truth) = self.groups_day(d);
+        self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
+        self.timings.daily_groups_seconds += t1.elapsed().as_secs_f64();
+        DayPart { shard: self.shard.index, day: d, local, truth, groupless_truth }
+    }
+
+    /// The second half of a day: merges every shard's part — in shard order, which is
+    /// group order, whatever order they arrived in — closes the day and records its
+    /// metrics. Every shard calls it with the same parts and reaches the same state.
+    ///
+    /// On a shard of several, one column of the row is this shard's part only:
+    /// `banned_never_offended` counts the members it holds (and, on shard 0, the
+    /// groupless); [`Simulation::set_banned_never_offended`] puts the sum over shards.
+    pub fn step_finish(&mut self, mut parts: Vec<DayPart>) -> &MetricsRow {
+        let d = self.engine.day();
+        let t0 = std::time::Instant::now();
+        parts.sort_by_key(|p| p.shard);
+        assert_eq!(parts.len(), self.shard.count as usize, "one part per shard");
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.shard, i as u32, "one part from each shard");
+            assert_eq!(p.day, d, "parts of day {d}");
+        }
+        let mut locals = Vec::with_capacity(parts.len());
+        let mut groupless_truth = Vec::new();
+        for part in parts {
+            for (id, innocent) in part.truth {
+                self.learn(id, innocent);
+            }
+            groupless_truth.extend(part.groupless_truth);
+            locals.push(part.local);
+        }
+        // The groupless' incidents come after every group's (as in one engine's day).
+        for (id, innocent) in groupless_truth {
+            self.learn(id, innocent);
+        }
+        let report = self.engine.day_finish(locals);
+        let t1 = std::time::Instant::now();
+        self.record(d, report);
+        self.timings.daily_groups_seconds += (t1 - t0).as_secs_f64();
+        self.timings.metrics_seconds += t1.elapsed().as_secs_f64();
+        self.metrics.last().expect("a row was recorded")
+    }
+
+    /// Puts the whole run's `banned_never_offended` (the sum of every shard's part) into
+    /// the row of `day`.
+    pub fn set_banned_never_offended(&mut self, day: Day, total: u64) {
+        let row = self.metrics.iter_mut().rev().find(|r| r.day == day).expect("a row for that day");
+        row.banned_never_offended = total;
+    }
+
+    /// Scandals, promotions and appeals: run alike on every shard.
+    fn global_steps(&mut self, d: Day) {
         if self.scenario.world.commerce.enabled {
             self.scandals_and_promotions(d);
         }
         self.appeals(d);
-        let t1 = std::time::Instant::now();
-        let report = match self.driver {
-            Driver::Groups => self.step_by_groups(d),
-            Driver::Citizens => self.step_by_citizens(d),
-        };
-        let t2 = std::time::Instant::now();
-        self.record(d, report);
-        let t3 = std::time::Instant::now();
-        self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
-        self.timings.daily_groups_seconds += (t2 - t1).as_secs_f64();
-        self.timings.metrics_seconds += (t3 - t2).as_secs_f64();
-        self.metrics.last().expect("a row was recorded")
     }
 
     fn behaviour(&self, d: Day) -> Behaviour<'_> {
@@ -311,8 +466,10 @@ impl Simulation {
         }
     }
 
-    /// Every group plans and acts in parallel inside the engine's day.
-    fn step_by_groups(&mut self, d: Day) -> DayReport {
+    /// Every group this shard holds plans and acts in parallel inside the engine's day;
+    /// then the groupless. Returns the engine's part and the truths (groups', groupless').
+    #[allow(clippy::type_complexity)]
+    fn groups_day(&mut self, d: Day) -> (LocalDay, Vec<(IncidentId, bool)>, Vec<(IncidentId, bool)>) {
         let behaviour = Behaviour {
             seed: self.seed,
             day: d,
@@ -328,8 +485,8 @@ impl Simulation {
             keys: DayKeys::new(self.seed, d),
         };
         let mut groupless_truth = Vec::new();
-        let (report, truths) = self.pool.install(|| {
-            self.engine.run_day_collect(
+        let (local, truths) = self.pool.install(|| {
+            self.engine.day_local(
                 &Rayon,
                 |g| {
                     let directory = g.directory();
@@ -369,10 +526,12 @@ impl Simulation {
                 },
             )
         });
-        for (id, innocent) in truths.into_iter().flat_map(|(_, t)| t).chain(groupless_truth) {
-            self.learn(id, innocent);
+        let truth = truths.into_iter().flat_map(|(_, t)| t).collect();
+        if !self.shard.counts_groupless() {
+            // Every shard runs the same groupless day; one reports it.
+            groupless_truth.clear();
         }
-        report
+        (local, truth, groupless_truth)
     }
 
     /// Plans every group in parallel, then applies each action as a command by citizen id.
@@ -535,6 +694,7 @@ impl Simulation {
             }
             tiers.push(n);
         }
+        // The members this shard holds (all of them in a whole run).
         let mut banned_never_offended = 0;
         let banned = |m: &xinyong_engine::Member| rules.tier(m.tier).restrictions.contains(Restriction::Travel);
         for g in engine.groups() {
@@ -544,9 +704,12 @@ impl Simulation {
                 }
             }
         }
-        for e in engine.groupless() {
-            if banned(&e.member) && !bit_get(&self.truth.offended, e.member.citizen.index()) {
-                banned_never_offended += 1;
+        // Every shard holds the groupless; one counts them.
+        if self.shard.counts_groupless() {
+            for e in engine.groupless() {
+                if banned(&e.member) && !bit_get(&self.truth.offended, e.member.citizen.index()) {
+                    banned_never_offended += 1;
+                }
             }
         }
         for &p in &report.scandals {
@@ -556,7 +719,8 @@ impl Simulation {
                 kols_hit: report.kol_scandal_hits,
             });
         }
-        let sizes: Vec<u64> = engine.groups().iter().map(|g| g.size() as u64).collect();
+        // Every shard knows every group's size (it holds the members of its own only).
+        let sizes: Vec<u64> = (0..engine.group_count()).map(|g| engine.group_size(GroupId(g)) as u64).collect();
         let mut credibility: Vec<f64> = engine.kols().iter().map(|k| k.credibility).collect();
         let credibility_mean =
             if credibility.is_empty() { 0.0 } else { credibility.iter().sum::<f64>() / credibility.len() as f64 };
@@ -635,6 +799,7 @@ fn build_world(
     scenario: &Scenario,
     rules: &Rules,
     driver: Driver,
+    shard: Shard,
 ) -> Result<(Engine<SyntheticDirectory>, Catalogue, Kols), SimulationError> {
     let seed = scenario.run.seed;
     let world = &scenario.world;
@@ -656,6 +821,14 @@ fn build_world(
         incident_retention_days: Some(2),
     };
     let mut engine = Engine::new(rules.clone(), directory, options);
+    if !shard.is_whole() {
+        // Every shard runs the same formation: its own groups get members, the others
+        // only sizes (and centroids).
+        let (min, max) = (rules.policy.groups.min_size as u64, rules.policy.groups.max_size as u64);
+        let groups = crate::grouping::balanced_sizes(n as u64, min, max).len() as u32;
+        let range = shard.groups(groups);
+        engine.set_shard(range.start, range.end, shard.counts_groupless());
+    }
     let centroids = crate::grouping::form(&mut engine, &people, rules).map_err(SimulationError::Grouping)?;
     engine.directory_mut().set_centroids(centroids, seed, world.voting.group_culture_sd);
     if world.commerce.enabled {
