@@ -647,6 +647,17 @@ impl<D: Directory> Engine<D> {
         out
     }
 
+    /// Every denunciation still held (pending ones, and decided ones when `keep_history`),
+    /// in id order.
+    pub fn reports(&self) -> Vec<Report> {
+        let mut out: Vec<Report> = self.reports.values().copied().collect();
+        for g in &self.groups {
+            out.extend(g.today.reports.iter().copied());
+        }
+        out.sort_by_key(|r| r.id);
+        out
+    }
+
     /// A citizen's vouchers, usable from today or issued today.
     pub fn vouchers_of(&self, citizen: CitizenId) -> Vec<Voucher> {
         let mut out: Vec<Voucher> = self.vouchers.get(&citizen).cloned().unwrap_or_default();

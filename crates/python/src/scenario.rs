@@ -178,7 +178,7 @@ fn path_steps(key: &str) -> Option<Vec<Result<String, usize>>> {
 #[pymethods]
 impl Scenario {
     /// Loads a scenario from a TOML file, or a preset by name when no such file exists
-    /// (presets: default, rongcheng, sesame, guangdong, china-scale, no-keep-penalty).
+    /// (presets: default, rongcheng, sesame, guangdong, china-scale, no-keep-penalty, denunciation).
     #[staticmethod]
     fn load(py: Python<'_>, path_or_preset: PathBuf) -> PyResult<Scenario> {
         let (text, origin) = if path_or_preset.exists() {

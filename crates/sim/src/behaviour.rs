@@ -21,6 +21,19 @@ pub struct Plan {
     pub answers: Vec<(usize, usize, Answer)>,
     /// (slot, product, units, bought in place through this KOL).
     pub orders: Vec<(usize, ProductId, u32, Option<KolId>)>,
+    /// Denunciations, decided the same day by the confirmation model.
+    pub denunciations: Vec<Denunciation>,
+}
+
+/// One citizen's report against a group-mate, and how it will be decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denunciation {
+    pub denouncer: usize,
+    pub accused: usize,
+    pub kind: u8,
+    /// The accused did nothing (a malicious report).
+    pub innocent: bool,
+    pub confirmed: bool,
 }
 
 /// Precomputed per (tier, score) parts of the voting model.
@@ -92,7 +105,14 @@ pub struct DayKeys {
     tie: Prefix,
     deal: Prefix,
     order: Prefix,
+    denunciation: Prefix,
+    confirmation: Prefix,
+    /// Who is a malicious denouncer: fixed for the run (no day in the key).
+    malicious: Prefix,
 }
+
+/// The `day` part of keys that hold for the whole run (beyond any simulated day).
+const STATIC_DAY: u64 = 1 << 40;
 
 impl DayKeys {
     pub fn new(seed: u64, day: Day) -> DayKeys {
@@ -104,6 +124,9 @@ impl DayKeys {
             tie: Prefix::new(seed, Stream::Tie, 0),
             deal: Prefix::new(seed, Stream::Deal, d),
             order: Prefix::new(seed, Stream::Order, d),
+            denunciation: Prefix::new(seed, Stream::Denunciation, d),
+            confirmation: Prefix::new(seed, Stream::Confirmation, d),
+            malicious: Prefix::new(seed, Stream::Denunciation, STATIC_DAY),
         }
     }
 }
@@ -135,16 +158,7 @@ impl<'a> Behaviour<'a> {
             let mut draws = self.keys.incident.draws(gid.0 as u64);
             let mean = world.cameras.detection_rate * total as f64 * PROPENSITY_UNIT;
             for _ in 0..poisson(&mut draws, mean) {
-                let mut target = (draws.uniform() * total as f64) as u64;
-                let mut offender = members.len() - 1;
-                for (slot, m) in members.iter().enumerate() {
-                    let p = people.propensity_fixed(m.citizen);
-                    if target < p {
-                        offender = slot;
-                        break;
-                    }
-                    target -= p;
-                }
+                let offender = pick_by_propensity(members, people, total, &mut draws);
                 plan.incidents.push((offender, self.random_kind(&mut draws), false));
             }
             // Judgement debtors are reported by the courts every `debtor_report_days`.
@@ -161,6 +175,9 @@ impl<'a> Behaviour<'a> {
             for _ in 0..poisson(&mut draws, members.len() as f64 * world.cameras.false_identification_rate) {
                 let victim = draws.below(members.len() as u64) as usize;
                 plan.incidents.push((victim, self.random_kind(&mut draws), true));
+            }
+            if self.rules.policy.denunciation.enabled && members.len() > 1 {
+                self.plan_denunciations(gid, members, people, total, &mut plan);
             }
             if world.commerce.enabled {
                 self.plan_orders(
@@ -188,6 +205,60 @@ impl<'a> Behaviour<'a> {
             }
         }
         plan
+    }
+
+    /// Denunciations in a group today (see [`crate::world::DenunciationModel`]): honest
+    /// reports of misconduct the cameras missed, then malicious ones, each with the
+    /// confirmation it will get. Draws come from streams of their own, so switching
+    /// denunciation on changes no other draw.
+    fn plan_denunciations(&self, gid: GroupId, members: &[Member], people: &People, total: u64, plan: &mut Plan) {
+        let model = &self.world.denunciation;
+        let n = members.len();
+        let mut draws = self.keys.denunciation.draws(gid.0 as u64);
+        let mut confirm = self.keys.confirmation.draws(gid.0 as u64);
+        let mut filed = 0u32;
+        // What a voucher is worth to a citizen: their buying rate against the mean (0..2).
+        let worth = |slot: usize| {
+            let mean = self.world.commerce.buy_rate_mean.max(f64::MIN_POSITIVE);
+            (people.buy_rate(members[slot].citizen) / mean).min(2.0)
+        };
+        let willing = |slot: usize, filed: u32| {
+            let value = 1.0 + model.voucher_weight * (worth(slot) - 1.0);
+            (model.propensity * value.max(0.0) * (1.0 + model.contagion * filed as f64)).min(1.0)
+        };
+        let missed = (1.0 - self.world.cameras.detection_rate).max(0.0);
+        let mean = missed * model.witness_rate * total as f64 * PROPENSITY_UNIT;
+        for _ in 0..poisson(&mut draws, mean) {
+            let accused = pick_by_propensity(members, people, total, &mut draws);
+            let mut witness = draws.below(n as u64 - 1) as usize;
+            if witness >= accused {
+                witness += 1;
+            }
+            let kind = self.random_kind(&mut draws);
+            if draws.bernoulli(willing(witness, filed)) {
+                let confirmed = confirm.bernoulli(model.confirm_rate_true);
+                plan.denunciations.push(Denunciation { denouncer: witness, accused, kind, innocent: false, confirmed });
+                filed += 1;
+            }
+        }
+        if model.malicious_share > 0.0 && model.malicious_rate > 0.0 {
+            for (slot, m) in members.iter().enumerate() {
+                if self.keys.malicious.uniform(m.citizen.0 as u64) >= model.malicious_share {
+                    continue;
+                }
+                let mut own = self.keys.denunciation.draws((1 << 32) | m.citizen.0 as u64);
+                if !own.bernoulli(model.malicious_rate) {
+                    continue;
+                }
+                let mut accused = own.below(n as u64 - 1) as usize;
+                if accused >= slot {
+                    accused += 1;
+                }
+                let kind = self.random_kind(&mut own);
+                let confirmed = own.bernoulli(model.confirm_rate_false);
+                plan.denunciations.push(Denunciation { denouncer: slot, accused, kind, innocent: true, confirmed });
+            }
+        }
     }
 
     /// The groupless' day: their own misconduct, court reports, false identifications and
@@ -325,4 +396,18 @@ impl<'a> Behaviour<'a> {
         z += v.conformity_weight * (rate - 0.5);
         Some(if draws.uniform() < self.votes.logistic.get(z) { Answer::Expel } else { Answer::Keep })
     }
+}
+
+/// A member chosen with probability proportional to misconduct propensity (`total` is the
+/// members' sum of fixed-point propensities).
+fn pick_by_propensity(members: &[Member], people: &People, total: u64, draws: &mut Draws) -> usize {
+    let mut target = (draws.uniform() * total as f64) as u64;
+    for (slot, m) in members.iter().enumerate() {
+        let p = people.propensity_fixed(m.citizen);
+        if target < p {
+            return slot;
+        }
+        target -= p;
+    }
+    members.len() - 1
 }

@@ -82,6 +82,26 @@ pub struct MetricsRow {
     pub people_falsely_flagged: u64,
     /// Citizens banned from travel who never committed a detected offence.
     pub banned_never_offended: u64,
+    /// Present when the policy enables denunciation (its columns come last, and only then:
+    /// with denunciation off the table is the same bytes as without the feature).
+    pub denunciation: Option<DenunciationRow>,
+}
+
+/// The day's denunciation and voucher figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenunciationRow {
+    /// Reports filed (accepted by the engine).
+    pub denunciations: u64,
+    pub denunciations_confirmed: u64,
+    /// Confirmed reports against people who did nothing.
+    pub denunciations_false_confirmed: u64,
+    pub vouchers_issued: u64,
+    pub vouchers_used: u64,
+    pub vouchers_expired: u64,
+    pub discount_voucher: Fen,
+    /// `expulsions_innocent` split by where the false incident came from.
+    pub expulsions_innocent_camera: u64,
+    pub expulsions_innocent_denunciation: u64,
 }
 
 impl MetricsRow {
@@ -138,6 +158,19 @@ impl MetricsRow {
         c.push(("group_size_max".into(), Cell::Int(self.group_size_max as i64)));
         c.push(("people_falsely_flagged".into(), Cell::Int(self.people_falsely_flagged as i64)));
         c.push(("banned_never_offended".into(), Cell::Int(self.banned_never_offended as i64)));
+        if let Some(n) = &self.denunciation {
+            let mut int = |name: &str, v: u64| c.push((name.to_string(), Cell::Int(v as i64)));
+            int("denunciations", n.denunciations);
+            int("denunciations_confirmed", n.denunciations_confirmed);
+            int("denunciations_false_confirmed", n.denunciations_false_confirmed);
+            int("vouchers_issued", n.vouchers_issued);
+            int("vouchers_used", n.vouchers_used);
+            int("vouchers_expired", n.vouchers_expired);
+            c.push(("discount_voucher".into(), Cell::Money(n.discount_voucher)));
+            let mut int = |name: &str, v: u64| c.push((name.to_string(), Cell::Int(v as i64)));
+            int("expulsions_innocent_camera", n.expulsions_innocent_camera);
+            int("expulsions_innocent_denunciation", n.expulsions_innocent_denunciation);
+        }
         c
     }
 }

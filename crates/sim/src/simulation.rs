@@ -14,7 +14,7 @@
 //! merged in group order). The whole run is the one-shard case of the same code.
 
 use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
-use crate::metrics::{MetricsRow, percentile_sorted};
+use crate::metrics::{DenunciationRow, MetricsRow, percentile_sorted};
 use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
@@ -112,6 +112,8 @@ pub struct DayPart {
     truth: Vec<(IncidentId, bool)>,
     /// The groupless' incidents today (only from the shard that counts the groupless).
     groupless_truth: Vec<(IncidentId, bool)>,
+    /// Incidents from confirmed denunciations against people who did nothing, in group order.
+    denounced_false: Vec<IncidentId>,
 }
 
 /// What the simulator knows that the engine does not: which incidents were false.
@@ -126,6 +128,10 @@ struct Truth {
     offended: Vec<u64>,
     /// Incidents reported yesterday: (id, innocent), for appeal filing.
     yesterday: Vec<(IncidentId, bool)>,
+    /// False incidents that came from confirmed denunciations (pruned with `false_incidents`).
+    denounced_false: BTreeSet<IncidentId>,
+    /// Of those, how many were confirmed today.
+    denounced_false_today: u64,
 }
 
 fn bit_set(bits: &mut [u64], i: usize) -> bool {
@@ -162,6 +168,9 @@ pub struct Totals {
     pub scandals: u64,
     pub penalty_points: i64,
     pub vote_points: i64,
+    /// Run totals of the denunciation columns, when the policy enables denunciation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denunciation: Option<DenunciationRow>,
 }
 
 /// A running simulation.
@@ -391,10 +400,10 @@ impl Simulation {
         let t0 = std::time::Instant::now();
         self.global_steps(d);
         let t1 = std::time::Instant::now();
-        let (local, truth, groupless_truth) = self.groups_day(d);
+        let (local, truth, groupless_truth, denounced_false) = self.groups_day(d);
         self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
         self.timings.daily_groups_seconds += t1.elapsed().as_secs_f64();
-        DayPart { shard: self.shard.index, day: d, local, truth, groupless_truth }
+        DayPart { shard: self.shard.index, day: d, local, truth, groupless_truth, denounced_false }
     }
 
     /// The second half of a day: merges every shard's part — in shard order, which is
@@ -418,6 +427,9 @@ impl Simulation {
         for part in parts {
             for (id, innocent) in part.truth {
                 self.learn(id, innocent);
+            }
+            for id in part.denounced_false {
+                self.learn_denounced_false(id);
             }
             groupless_truth.extend(part.groupless_truth);
             locals.push(part.local);
@@ -469,7 +481,7 @@ impl Simulation {
     /// Every group this shard holds plans and acts in parallel inside the engine's day;
     /// then the groupless. Returns the engine's part and the truths (groups', groupless').
     #[allow(clippy::type_complexity)]
-    fn groups_day(&mut self, d: Day) -> (LocalDay, Vec<(IncidentId, bool)>, Vec<(IncidentId, bool)>) {
+    fn groups_day(&mut self, d: Day) -> (LocalDay, Vec<(IncidentId, bool)>, Vec<(IncidentId, bool)>, Vec<IncidentId>) {
         let behaviour = Behaviour {
             seed: self.seed,
             day: d,
@@ -501,9 +513,22 @@ impl Simulation {
                         g.kols(),
                     );
                     let mut truth = Vec::new();
+                    let mut denounced_false = Vec::new();
                     for &(slot, kind, innocent) in &plan.incidents {
                         let id = g.report_incident(slot, kind).expect("synthetic incidents are valid");
                         truth.push((id, innocent));
+                    }
+                    for n in &plan.denunciations {
+                        // Past `max_reports_per_day` the engine refuses, as it would a person.
+                        let Ok(report) = g.denounce(n.denouncer, n.accused, n.kind) else { continue };
+                        let decided =
+                            g.decide_report(report, n.confirmed).expect("a report filed today can be decided");
+                        if let Some(id) = decided {
+                            truth.push((id, n.innocent));
+                            if n.innocent {
+                                denounced_false.push(id);
+                            }
+                        }
                     }
                     for &(batch, recipient, answer) in &plan.answers {
                         g.answer(batch, recipient, answer).expect("recipients answer their own open notices");
@@ -512,7 +537,7 @@ impl Simulation {
                         // Travel bans refuse some orders: that is the point, and the engine counts them.
                         let _ = g.place_order(slot, product, units, via);
                     }
-                    (!truth.is_empty()).then_some(truth)
+                    (!truth.is_empty()).then_some((truth, denounced_false))
                 },
                 |g| {
                     let plan = behaviour.plan_groupless(g.members(), &g.directory().people, g.kols());
@@ -526,12 +551,17 @@ impl Simulation {
                 },
             )
         });
-        let truth = truths.into_iter().flat_map(|(_, t)| t).collect();
+        let mut truth = Vec::new();
+        let mut denounced_false = Vec::new();
+        for (_, (t, f)) in truths {
+            truth.extend(t);
+            denounced_false.extend(f);
+        }
         if !self.shard.counts_groupless() {
             // Every shard runs the same groupless day; one reports it.
             groupless_truth.clear();
         }
-        (local, truth, groupless_truth)
+        (local, truth, groupless_truth, denounced_false)
     }
 
     /// Plans every group in parallel, then applies each action as a command by citizen id.
@@ -567,10 +597,25 @@ impl Simulation {
             .collect();
         let all = plans.iter().map(|(m, p)| (m, p)).chain(std::iter::once((&groupless, &groupless_plan)));
         let mut learned = Vec::new();
+        let mut denounced_false = Vec::new();
         for (members, plan) in all.clone() {
             for &(slot, kind, innocent) in &plan.incidents {
                 let id = self.engine.report_incident(members[slot], kind, d).expect("synthetic incidents are valid");
                 learned.push((id, innocent));
+            }
+            for n in &plan.denunciations {
+                let kind = self.rules.policy.incident_kinds[n.kind as usize].name.clone();
+                let Ok(report) = self.engine.denounce(members[n.denouncer], members[n.accused], &kind, d) else {
+                    continue;
+                };
+                let decided =
+                    self.engine.decide_report(report, n.confirmed).expect("a report filed today can be decided");
+                if let Some(id) = decided {
+                    learned.push((id, n.innocent));
+                    if n.innocent {
+                        denounced_false.push(id);
+                    }
+                }
             }
         }
         for (g, (_, plan)) in plans.iter().enumerate() {
@@ -589,6 +634,9 @@ impl Simulation {
         for (id, innocent) in learned {
             self.learn(id, innocent);
         }
+        for id in denounced_false {
+            self.learn_denounced_false(id);
+        }
         self.pool.install(|| self.engine.close_day_with(&Rayon))
     }
 
@@ -606,6 +654,12 @@ impl Simulation {
             bit_set(&mut self.truth.offended, id.citizen.index());
         }
         self.truth.yesterday.push((id, innocent));
+    }
+
+    /// Remembers a false incident that came from a confirmed denunciation.
+    fn learn_denounced_false(&mut self, id: IncidentId) {
+        self.truth.denounced_false.insert(id);
+        self.truth.denounced_false_today += 1;
     }
 
     fn scandals_and_promotions(&mut self, d: Day) {
@@ -677,12 +731,29 @@ impl Simulation {
         }
         let expulsions_innocent =
             report.expelled.iter().filter(|(incident, _)| self.truth.false_incidents.contains(incident)).count() as u64;
+        let denunciation = rules.policy.denunciation.enabled.then(|| {
+            let innocent_denounced =
+                report.expelled.iter().filter(|(incident, _)| self.truth.denounced_false.contains(incident)).count()
+                    as u64;
+            DenunciationRow {
+                denunciations: report.denunciations,
+                denunciations_confirmed: report.denunciations_confirmed,
+                denunciations_false_confirmed: self.truth.denounced_false_today,
+                vouchers_issued: report.vouchers_issued,
+                vouchers_used: report.vouchers_used,
+                vouchers_expired: report.vouchers_expired,
+                discount_voucher: report.discount_voucher,
+                expulsions_innocent_camera: expulsions_innocent - innocent_denounced,
+                expulsions_innocent_denunciation: innocent_denounced,
+            }
+        });
+        self.truth.denounced_false_today = 0;
         // Forget truths no rule can ask about again (tallied and past the appeal window).
         let horizon = d.saturating_sub(rules.policy.appeals.window_days + 2);
         if horizon > 0 {
-            let keep =
-                self.truth.false_incidents.split_off(&IncidentId { day: horizon, citizen: CitizenId(0), seq: 0 });
-            self.truth.false_incidents = keep;
+            let first = IncidentId { day: horizon, citizen: CitizenId(0), seq: 0 };
+            self.truth.false_incidents = self.truth.false_incidents.split_off(&first);
+            self.truth.denounced_false = self.truth.denounced_false.split_off(&first);
         }
         let mut tiers = Vec::with_capacity(rules.tiers.len());
         let mut travel_banned = 0;
@@ -765,6 +836,7 @@ impl Simulation {
             group_size_max: sizes.iter().copied().max().unwrap_or(0),
             people_falsely_flagged: self.truth.falsely_flagged_count,
             banned_never_offended,
+            denunciation,
         };
         let t = &mut self.totals;
         t.incidents_true += row.incidents_true;
@@ -787,6 +859,18 @@ impl Simulation {
             *a += b;
         }
         t.scandals += row.scandals;
+        if let Some(n) = &row.denunciation {
+            let sum = t.denunciation.get_or_insert_with(DenunciationRow::default);
+            sum.denunciations += n.denunciations;
+            sum.denunciations_confirmed += n.denunciations_confirmed;
+            sum.denunciations_false_confirmed += n.denunciations_false_confirmed;
+            sum.vouchers_issued += n.vouchers_issued;
+            sum.vouchers_used += n.vouchers_used;
+            sum.vouchers_expired += n.vouchers_expired;
+            sum.discount_voucher += n.discount_voucher;
+            sum.expulsions_innocent_camera += n.expulsions_innocent_camera;
+            sum.expulsions_innocent_denunciation += n.expulsions_innocent_denunciation;
+        }
         let ledger = engine.ledger().totals();
         t.penalty_points = ledger.incident_sum + ledger.appeal_sum;
         t.vote_points = ledger.vote_sum;

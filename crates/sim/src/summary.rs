@@ -77,6 +77,21 @@ pub fn headline(sim: &Simulation) -> Vec<String> {
         thousands(t.expulsions_innocent),
         pct(t.expulsions_innocent, t.expulsions)
     ));
+    if let Some(n) = &t.denunciation {
+        out.push(format!(
+            "Citizens filed {} denunciations; {} were confirmed and became incidents (counted above), {} of them \
+             against people who had done nothing. {} vouchers paid, {} used (¥{} off); {} of the innocent \
+             expelled were denounced, {} flagged by cameras.",
+            thousands(n.denunciations),
+            thousands(n.denunciations_confirmed),
+            thousands(n.denunciations_false_confirmed),
+            thousands(n.vouchers_issued),
+            thousands(n.vouchers_used),
+            yuan(n.discount_voucher),
+            thousands(n.expulsions_innocent_denunciation),
+            thousands(n.expulsions_innocent_camera)
+        ));
+    }
     let real_banned_share = REAL_BLACKLISTED_PEOPLE / CHINA_POPULATION;
     out.push(format!(
         "{} citizens ({}) ended banned from travel; {} of them never committed a detected offence. \

@@ -275,6 +275,44 @@ impl Default for AppealModel {
     }
 }
 
+/// Who denounces whom, and how reports are decided (ours: the article gives no figures).
+///
+/// Honest reports: a group-mate witnesses misconduct the cameras missed
+/// (`witness_rate` of it) and files a report with a probability that starts at
+/// `propensity`, rises with what a voucher is worth to the witness (`voucher_weight` ×
+/// their buying rate relative to the mean) and with every report already filed in the
+/// group that day (`contagion`). Malicious reports: a fixed `malicious_share` of
+/// citizens each file, on a given day with probability `malicious_rate`, a report against
+/// a random group-mate who did nothing. A report is confirmed with `confirm_rate_true`
+/// when the accused did it, `confirm_rate_false` when not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DenunciationModel {
+    pub witness_rate: f64,
+    pub propensity: f64,
+    pub voucher_weight: f64,
+    pub contagion: f64,
+    pub malicious_share: f64,
+    pub malicious_rate: f64,
+    pub confirm_rate_true: f64,
+    pub confirm_rate_false: f64,
+}
+
+impl Default for DenunciationModel {
+    fn default() -> Self {
+        DenunciationModel {
+            witness_rate: 0.3,
+            propensity: 0.3,
+            voucher_weight: 0.5,
+            contagion: 0.2,
+            malicious_share: 0.01,
+            malicious_rate: 0.01,
+            confirm_rate_true: 0.7,
+            confirm_rate_false: 0.2,
+        }
+    }
+}
+
 /// Everything the simulation assumes about people.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -290,6 +328,8 @@ pub struct WorldConfig {
     pub commerce: CommerceConfig,
     pub kols: KolConfig,
     pub appeals: AppealModel,
+    /// Citizens denouncing citizens (acts only when `[policy.denunciation] enabled`).
+    pub denunciation: DenunciationModel,
 }
 
 impl Default for WorldConfig {
@@ -304,6 +344,7 @@ impl Default for WorldConfig {
             commerce: CommerceConfig::default(),
             kols: KolConfig::default(),
             appeals: AppealModel::default(),
+            denunciation: DenunciationModel::default(),
         }
     }
 }
@@ -450,6 +491,18 @@ impl WorldConfig {
         probability("appeals.grant_rate_true", a.grant_rate_true)?;
         if a.review_days == 0 || a.review_days > 365 {
             return Err(("appeals.review_days".into(), "must be between 1 and 365".into()));
+        }
+        let n = &self.denunciation;
+        probability("denunciation.witness_rate", n.witness_rate)?;
+        probability("denunciation.propensity", n.propensity)?;
+        probability("denunciation.malicious_share", n.malicious_share)?;
+        probability("denunciation.malicious_rate", n.malicious_rate)?;
+        probability("denunciation.confirm_rate_true", n.confirm_rate_true)?;
+        probability("denunciation.confirm_rate_false", n.confirm_rate_false)?;
+        for (key, v) in [("denunciation.voucher_weight", n.voucher_weight), ("denunciation.contagion", n.contagion)] {
+            if !(v.is_finite() && (0.0..=10.0).contains(&v)) {
+                return Err((key.into(), format!("{v} must be between 0 and 10")));
+            }
         }
         Ok(())
     }
