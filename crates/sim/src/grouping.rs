@@ -112,6 +112,52 @@ pub fn form(engine: &mut Engine<SyntheticDirectory>, people: &People, rules: &Ru
     Ok(centroids)
 }
 
+/// The balanced clustering of every citizen's interest profile (the grouping crate's
+/// [`xinyong_grouping::group`]), before anyone is registered: its group count is needed
+/// first (a shard's range of groups).
+pub fn balanced(people: &People, rules: &Rules, seed: u64) -> Result<xinyong_grouping::Grouping, String> {
+    let n = people.len() as usize;
+    let topics = people.topics();
+    let mut values = vec![0f32; n * topics];
+    values.par_chunks_mut(topics).enumerate().for_each(|(c, row)| people.profile(CitizenId(c as u32), row));
+    let profiles = xinyong_grouping::Profiles::new(topics, &values).map_err(|e| e.to_string())?;
+    let bounds = xinyong_grouping::Bounds::new(rules.policy.groups.min_size, rules.policy.groups.max_size)
+        .map_err(|e| e.to_string())?;
+    let options = xinyong_grouping::Options { seed, ..xinyong_grouping::Options::default() };
+    Ok(xinyong_grouping::group(profiles, bounds, &options))
+}
+
+/// Registers everyone in the engine into the groups of `grouping` (leftovers groupless),
+/// in id order. Returns the group centroids (row-major, `topics` values per group).
+pub fn populate(
+    engine: &mut Engine<SyntheticDirectory>,
+    people: &People,
+    grouping: &xinyong_grouping::Grouping,
+) -> Result<Vec<f32>, String> {
+    let n = people.len();
+    let topics = people.topics();
+    let sizes = grouping.sizes();
+    engine.directory_mut().prepare_groups(sizes.len());
+    let mut centroids = vec![0f32; sizes.len() * topics];
+    let mut populate = engine.populate(n, &sizes).map_err(|e| e.to_string())?;
+    let mut profile = vec![0f32; topics];
+    for (c, &g) in grouping.group_of.iter().enumerate() {
+        if g == xinyong_grouping::NO_GROUP {
+            continue;
+        }
+        populate.place(CitizenId(c as u32), g).map_err(|e| e.to_string())?;
+        people.profile(CitizenId(c as u32), &mut profile);
+        for (s, &x) in centroids[g as usize * topics..(g as usize + 1) * topics].iter_mut().zip(&profile) {
+            *s += x;
+        }
+    }
+    populate.finish().map_err(|e| e.to_string())?;
+    for (g, &size) in sizes.iter().enumerate() {
+        centroids[g * topics..(g + 1) * topics].iter_mut().for_each(|x| *x /= size.max(1) as f32);
+    }
+    Ok(centroids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

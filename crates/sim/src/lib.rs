@@ -33,4 +33,4 @@ pub use memory::MemoryEstimate;
 pub use metrics::MetricsRow;
 pub use scenario::{RunConfig, Scenario, ScenarioError};
 pub use simulation::{DayPart, Driver, Rayon, ScandalEvent, Shard, Simulation, SimulationError, Timings, Totals};
-pub use world::{VotingModel, WorldConfig};
+pub use world::{GroupingMethod, VotingModel, WorldConfig};

@@ -57,6 +57,11 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
         parts.push(("ledger", days * incidents_per_day * mean_size * 28));
     }
     parts.push(("metrics and tables", days * 1024 + (64 << 20)));
+    if w.grouping == crate::world::GroupingMethod::Balanced {
+        // While grouping: every profile (4 B a topic), the key order, the result and the
+        // per-block copies (docs/grouping.md: 813 MB for 10 M citizens × 16 topics).
+        parts.push(("balanced grouping (set-up only)", n * (topics * 4 + 16)));
+    }
     MemoryEstimate { total_bytes: parts.iter().map(|(_, b)| b).sum(), parts }
 }
 
@@ -69,6 +74,9 @@ mod tests {
         let mut s = Scenario::default();
         s.run.citizens = 1_400_000_000;
         s.run.ledger_max_citizens = 0;
+        // Balanced grouping would hold every profile: refused at this size.
+        assert!(estimate(&s).total_bytes > 100 << 30);
+        s.world.grouping = crate::world::GroupingMethod::Sorted;
         let e = estimate(&s);
         let citizens = e.parts[0].1;
         assert_eq!(citizens, 11_200_000_000);

@@ -17,6 +17,7 @@ use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
 use crate::metrics::{DenunciationRow, MetricsRow, percentile_sorted};
 use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
+use crate::world::GroupingMethod;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -905,15 +906,31 @@ fn build_world(
         incident_retention_days: Some(2),
     };
     let mut engine = Engine::new(rules.clone(), directory, options);
+    // Every shard runs the same formation: its own groups get members, the others only
+    // sizes (and centroids).
+    let balanced = match world.grouping {
+        GroupingMethod::Balanced => {
+            Some(crate::grouping::balanced(&people, rules, seed).map_err(SimulationError::Grouping)?)
+        }
+        GroupingMethod::Sorted => None,
+    };
     if !shard.is_whole() {
-        // Every shard runs the same formation: its own groups get members, the others
-        // only sizes (and centroids).
-        let (min, max) = (rules.policy.groups.min_size as u64, rules.policy.groups.max_size as u64);
-        let groups = crate::grouping::balanced_sizes(n as u64, min, max).len() as u32;
+        let groups = match &balanced {
+            Some(grouping) => grouping.groups(),
+            None => {
+                let (min, max) = (rules.policy.groups.min_size as u64, rules.policy.groups.max_size as u64);
+                crate::grouping::balanced_sizes(n as u64, min, max).len() as u32
+            }
+        };
         let range = shard.groups(groups);
         engine.set_shard(range.start, range.end, shard.counts_groupless());
     }
-    let centroids = crate::grouping::form(&mut engine, &people, rules).map_err(SimulationError::Grouping)?;
+    let centroids = match &balanced {
+        Some(grouping) => crate::grouping::populate(&mut engine, &people, grouping),
+        None => crate::grouping::form(&mut engine, &people, rules),
+    }
+    .map_err(SimulationError::Grouping)?;
+    drop(balanced);
     engine.directory_mut().set_centroids(centroids, seed, world.voting.group_culture_sd);
     if world.commerce.enabled {
         for p in &catalogue.products {

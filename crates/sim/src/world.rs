@@ -8,6 +8,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xinyong_engine::Policy;
 
+/// How the simulator forms the initial interest groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupingMethod {
+    /// The grouping crate's balanced clustering on interest profiles (docs/grouping.md):
+    /// the most alike groups; holds every profile in memory while grouping (64 B a citizen
+    /// with 16 topics), so meant for populations up to tens of millions.
+    #[default]
+    Balanced,
+    /// Citizens sorted by their three main interests and cut into balanced groups, in two
+    /// streaming passes that hold nothing per citizen: for China-scale populations.
+    Sorted,
+}
+
 /// How people answer notices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -321,6 +335,8 @@ pub struct WorldConfig {
     pub topics: u32,
     /// Regions (provinces) citizens live in.
     pub regions: u32,
+    /// How the initial groups are formed.
+    pub grouping: GroupingMethod,
     pub interests: InterestConfig,
     pub misconduct: MisconductConfig,
     pub cameras: CameraConfig,
@@ -337,6 +353,7 @@ impl Default for WorldConfig {
         WorldConfig {
             topics: 16,
             regions: 31,
+            grouping: GroupingMethod::Balanced,
             interests: InterestConfig::default(),
             misconduct: MisconductConfig::default(),
             cameras: CameraConfig::default(),

@@ -256,3 +256,45 @@ fn group_by_group_gives_the_same_results_as_citizen_by_citizen() {
     assert_eq!(runs[0].1, runs[1].1, "ledgers differ between drivers");
     assert_eq!(runs[0].2, runs[1].2, "states differ between drivers");
 }
+
+/// Mean cosine of members to their group's centroid for a simulation's initial groups.
+fn initial_grouping_quality(method: xinyong_sim::GroupingMethod) -> (f64, u64, u64) {
+    let mut s = Scenario::default();
+    s.run.citizens = 20_000;
+    s.run.days = 1;
+    s.world.grouping = method;
+    let sim = Simulation::new(s).unwrap();
+    let engine = sim.engine();
+    let people = &engine.directory().people;
+    let n = engine.citizen_count() as usize;
+    let topics = people.topics();
+    let mut values = vec![0f32; n * topics];
+    for (c, row) in values.chunks_mut(topics).enumerate() {
+        people.profile(xinyong_engine::CitizenId(c as u32), row);
+    }
+    let mut group_of = vec![xinyong_grouping::NO_GROUP; n];
+    let (mut smallest, mut largest) = (u64::MAX, 0);
+    for (g, group) in engine.groups().iter().enumerate() {
+        smallest = smallest.min(group.members().len() as u64);
+        largest = largest.max(group.members().len() as u64);
+        for m in group.members() {
+            group_of[m.citizen.index()] = g as u32;
+        }
+    }
+    let grouping = xinyong_grouping::Grouping::from_group_of(group_of, engine.group_count()).unwrap();
+    let profiles = xinyong_grouping::Profiles::new(topics, &values).unwrap();
+    (xinyong_grouping::quality(profiles, &grouping), smallest, largest)
+}
+
+#[test]
+fn the_simulator_groups_by_balanced_clustering_by_default_and_it_beats_sorting() {
+    use xinyong_sim::GroupingMethod;
+    assert_eq!(Scenario::default().world.grouping, GroupingMethod::Balanced);
+    let (balanced, min, max) = initial_grouping_quality(GroupingMethod::Balanced);
+    let (sorted, min_sorted, max_sorted) = initial_grouping_quality(GroupingMethod::Sorted);
+    for (lo, hi) in [(min, max), (min_sorted, max_sorted)] {
+        assert!(lo >= 200 && hi <= 300, "sizes {lo}..={hi}");
+    }
+    eprintln!("initial grouping quality: balanced {balanced:.4}, sorted {sorted:.4}");
+    assert!(balanced > sorted + 0.005, "balanced {balanced:.4} vs sorted {sorted:.4}");
+}
