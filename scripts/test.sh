@@ -39,10 +39,21 @@ if [[ ! -x /usr/bin/chromium ]]; then
     fi
 fi
 
+# Node.js and npm for the web app's browser tests (playwright-core drives Debian's Chromium).
+if ! command -v npm >/dev/null 2>&1; then
+    if as_root && apt_install nodejs npm; then
+        say "installed Debian's nodejs and npm"
+    else
+        need "Node.js/npm" "apt-get install nodejs npm failed or not root"
+    fi
+fi
+
 say "cargo test (workspace)"
 cargo test --workspace --locked --no-fail-fast
 
 say "Python package (crates/python): build into a virtualenv, pytest"
 scripts/test-python.sh
+
+say "web app (tests/web): Playwright in Chromium"; scripts/test-web.sh
 
 say "all tests passed"

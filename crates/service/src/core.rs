@@ -517,9 +517,30 @@ impl Core {
         let seq = self.last_submitted();
         let hub = &self.shared.hub;
         let engine = &self.state.engine;
+        if let (ServiceCommand::Batch { commands }, Ok(Done::Batch(results))) = (command, result) {
+            let placed = commands.iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(c, _)| c);
+            self.publish_pool_changes(seq, placed);
+            return;
+        }
         let Ok(Done::Engine(outcome)) = result else { return };
         let ServiceCommand::Engine { command } = command else { return };
         match (command, outcome) {
+            (Command::PlaceOrder { .. }, Outcome::Order { .. }) => {
+                self.publish_pool_changes(seq, std::iter::once(command));
+            }
+            (Command::Promote { kol, product }, Outcome::Promotion { .. }) => {
+                // To the followers listening now (no index from a KOL to its followers; the
+                // listeners are few).
+                let data = json!({"kol": kol.0, "kol_name": engine.kols().get(kol.index()).map(|k| &k.name),
+                    "product": product.0, "name": engine.products().get(product.index()).map(|p| &p.name)});
+                for account in hub.listening() {
+                    let Some(a) = self.state.accounts.get(account as usize) else { continue };
+                    let citizen = xinyong_engine::CitizenId(a.subject);
+                    if a.role == Role::Citizen && engine.directory().followed(citizen).contains(kol) {
+                        hub.publish(account, Event { seq, kind: "promotion", data: data.clone() });
+                    }
+                }
+            }
             (Command::ReportIncident { citizen, .. }, Outcome::Incident { incident }) => {
                 if let (Some(account), Some(record)) = (self.citizen_account(*citizen), engine.incident(*incident)) {
                     let kind = &engine.rules().policy.incident_kinds[record.kind as usize];
@@ -617,6 +638,39 @@ impl Core {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `pool_changed` to the listening members of each group whose pool for a product the
+    /// accepted orders among `placed` changed (once per group and product): what lets a
+    /// group-buy progress bar move when a group-mate orders. It names no buyer.
+    fn publish_pool_changes<'a>(&self, seq: u64, placed: impl Iterator<Item = &'a Command>) {
+        let hub = &self.shared.hub;
+        let engine = &self.state.engine;
+        let mut pools = std::collections::BTreeSet::new();
+        for command in placed {
+            if let Command::PlaceOrder { citizen, product, .. } = command
+                && let Ok(Some(group)) = engine.group_of(*citizen)
+            {
+                pools.insert((group, *product));
+            }
+        }
+        if pools.is_empty() {
+            return;
+        }
+        let listening = hub.listening();
+        let rules = engine.rules();
+        for (group, product) in pools {
+            let Some(members) = engine.group(group).map(|g| g.members()) else { continue };
+            let units = engine.pool_units(group, product);
+            let (discount_bp, tier) = rules.group_discount(units);
+            let data = json!({"product": product.0, "units": units, "tier": tier, "discount_bp": discount_bp,
+                "next_tier": crate::api::wire::next_tier(rules.next_group_discount(units))});
+            for member in members {
+                if let Some(account) = self.citizen_account(member.citizen).filter(|a| listening.contains(a)) {
+                    hub.publish(account, Event { seq, kind: "pool_changed", data: data.clone() });
+                }
+            }
         }
     }
 }

@@ -85,7 +85,7 @@ impl ApiError {
             StatusCode::NOT_FOUND
         } else {
             match refusal {
-                R::TravelBanned { .. } => StatusCode::FORBIDDEN,
+                R::TravelBanned { .. } | R::DenunciationDisabled => StatusCode::FORBIDDEN,
                 R::AlreadyPromoted { .. }
                 | R::AlreadyAnswered { .. }
                 | R::DeadlinePassed { .. }
@@ -100,15 +100,17 @@ impl ApiError {
                 | R::NotFollowing { .. }
                 | R::PromotionNotActive { .. }
                 | R::NotARecipient { .. }
-                | R::AppealNotByOffender { .. } => StatusCode::CONFLICT,
+                | R::AppealNotByOffender { .. }
+                | R::NotInYourGroup { .. }
+                | R::ReportAlreadyDecided { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             }
         };
         let mut details = serde_json::to_value(refusal).unwrap_or(serde_json::Value::Null);
         if let serde_json::Value::Object(map) = &mut details {
             map.remove("code");
-            for value in map.values_mut() {
-                wire_ids(value);
+            for (key, value) in map.iter_mut() {
+                wire_ids(value, if key == "report" { 'r' } else { 'i' });
             }
         }
         let details = match details {
@@ -119,15 +121,15 @@ impl ApiError {
     }
 }
 
-/// Incident ids serialize as `{day, citizen, seq}` in the engine; on the wire they are the
-/// strings `i12-345-0` that paths take.
-fn wire_ids(value: &mut serde_json::Value) {
+/// Incident (and report) ids serialize as `{day, citizen, seq}` in the engine; on the wire
+/// they are the strings `i12-345-0` (`r12-345-0`) that paths take.
+fn wire_ids(value: &mut serde_json::Value, prefix: char) {
     if let serde_json::Value::Object(map) = value
         && map.len() == 3
         && let (Some(day), Some(citizen), Some(seq)) = (map.get("day"), map.get("citizen"), map.get("seq"))
         && let (Some(day), Some(citizen), Some(seq)) = (day.as_u64(), citizen.as_u64(), seq.as_u64())
     {
-        *value = serde_json::Value::String(format!("i{day}-{citizen}-{seq}"));
+        *value = serde_json::Value::String(format!("{prefix}{day}-{citizen}-{seq}"));
     }
 }
 

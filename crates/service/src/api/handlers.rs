@@ -271,14 +271,14 @@ pub fn routes(api: Api) -> Api {
 
 // ----- helpers ----------------------------------------------------------------------------
 
-type Reply = Result<Response, ApiError>;
+pub(super) type Reply = Result<Response, ApiError>;
 
-fn ok(value: Value) -> Reply {
+pub(super) fn ok(value: Value) -> Reply {
     Ok((StatusCode::OK, Json(value)).into_response())
 }
 
 /// A write's answer, with the seq of the log record that made it durable.
-fn written(status: StatusCode, value: Value, seq: u64) -> Reply {
+pub(super) fn written(status: StatusCode, value: Value, seq: u64) -> Reply {
     let mut response = (status, Json(value)).into_response();
     if let Ok(v) = HeaderValue::from_str(&seq.to_string()) {
         response.headers_mut().insert("xinyong-seq", v);
@@ -286,7 +286,7 @@ fn written(status: StatusCode, value: Value, seq: u64) -> Reply {
     Ok(response)
 }
 
-async fn read<R: Send + 'static>(
+pub(super) async fn read<R: Send + 'static>(
     app: &App,
     f: impl FnOnce(&ServiceState) -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
@@ -301,7 +301,7 @@ fn engine_outcome(done: Done) -> Result<Outcome, ApiError> {
 }
 
 /// Runs one engine command for `who`; returns its outcome and log seq.
-async fn engine(app: &App, who: Principal, command: Command) -> Result<(Outcome, u64), ApiError> {
+pub(super) async fn engine(app: &App, who: Principal, command: Command) -> Result<(Outcome, u64), ApiError> {
     app.actor
         .call(move |core| {
             let done = core.execute(Some(who.account), ServiceCommand::Engine { command })?;
@@ -310,7 +310,7 @@ async fn engine(app: &App, who: Principal, command: Command) -> Result<(Outcome,
         .await
 }
 
-fn me_citizen(p: Principal) -> CitizenId {
+pub(super) fn me_citizen(p: Principal) -> CitizenId {
     debug_assert_eq!(p.role, Role::Citizen);
     CitizenId(p.subject)
 }

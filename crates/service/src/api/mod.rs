@@ -7,6 +7,8 @@
 pub mod extract;
 mod handlers;
 pub mod openapi;
+mod reports;
+mod web_support;
 pub mod wire;
 
 use crate::core::Actor;
@@ -127,7 +129,7 @@ impl Api {
 
 /// Builds the whole application: API routes, the web hook, fallbacks and layers.
 pub fn app(actor: Actor, shutdown: watch::Receiver<bool>, day_length: Option<Duration>) -> Router {
-    let api = handlers::routes(Api::new());
+    let api = reports::routes(web_support::routes(handlers::routes(Api::new())));
     let spec = Arc::new(openapi::spec(&api.docs));
     let app = App { actor, spec, shutdown, day_length };
     api.router
@@ -142,7 +144,7 @@ pub fn app(actor: Actor, shutdown: watch::Receiver<bool>, day_length: Option<Dur
 
 /// The documented routes (for tests and tools).
 pub fn route_docs() -> Vec<RouteDoc> {
-    handlers::routes(Api::new()).docs
+    reports::routes(web_support::routes(handlers::routes(Api::new()))).docs
 }
 
 async fn track(State(app): State<App>, matched: Option<MatchedPath>, request: Request, next: Next) -> Response {

@@ -18,6 +18,8 @@ pub fn price(p: &PriceBreakdown) -> Value {
         "group_discount_fen": p.group_discount,
         "credit_discount_fen": p.credit_discount,
         "capped": p.capped,
+        "voucher_bp": p.voucher_bp,
+        "voucher_discount_fen": p.voucher_discount,
         "unit_price_fen": p.unit_price,
     })
 }
@@ -151,6 +153,11 @@ pub fn incident(engine: &Engine<StoredDirectory>, i: &Incident) -> Value {
         "group_notified": i.group.is_some(),
         "outcome": i.outcome.map(|o| json!({"notified": o.notified, "expel": o.expel, "keep": o.keep,
             "unanswered": o.unanswered, "expelled": o.expelled})),
+        // Never the report's id: it names the denouncer.
+        "source": match i.source {
+            xinyong_engine::IncidentSource::Camera => "camera",
+            xinyong_engine::IncidentSource::Denunciation { .. } => "denunciation",
+        },
         "appeal": appeal(&i.appeal),
         "appeal_last_day": i.id.day.saturating_add(engine.rules().policy.appeals.window_days),
     })

@@ -56,6 +56,10 @@ fn intended() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         ("post", "/v1/incidents/{id}/appeal", &[C]),
         ("post", "/v1/incidents/{id}/decision", &[O]),
         ("get", "/v1/appeals", &[O]),
+        ("post", "/v1/reports", &[C]),
+        ("get", "/v1/reports/mine", &[C]),
+        ("get", "/v1/reports", &[O, R]),
+        ("post", "/v1/reports/{id}/decision", &[O, R]),
         ("get", "/v1/notices", &[C]),
         ("post", "/v1/notices/{id}/answer", &[C]),
         ("post", "/v1/days/close", &[O]),
@@ -65,6 +69,10 @@ fn intended() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         ("get", "/v1/operator/dashboard", &[O]),
         ("get", "/v1/operator/state-hash", &[O]),
         ("get", "/v1/events", ALL),
+        // The web app's read-only figures (api/web_support.rs).
+        ("get", "/v1/brands/me", &[B]),
+        ("get", "/v1/kols/me/sales", &[K]),
+        ("get", "/v1/operator/charts", &[O]),
     ];
     table.iter().map(|(m, p, r)| ((*m, *p), *r)).collect()
 }

@@ -6,5 +6,7 @@
 mod authz;
 mod bad_input;
 mod common;
+mod denunciation;
 mod restart;
 mod story;
+mod web_support;
