@@ -57,6 +57,11 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
         parts.push(("ledger", days * incidents_per_day * mean_size * 28));
     }
     parts.push(("metrics and tables", days * 1024 + (64 << 20)));
+    // What the parts above do not capture, measured with `xinyong bench sim` (peak RSS minus
+    // the parts): the day's orders and pools, per-thread accumulators, and the allocator's
+    // slack. 19 B a citizen at 100 M × 10 days, 55 B at 10 M × 365 days (docs/BENCHMARKS.md);
+    // we count the larger so that a run refused here is one that would not fit.
+    parts.push(("day working set and allocator slack (measured)", n * 56));
     if w.grouping == crate::world::GroupingMethod::Balanced {
         // While grouping: every profile (4 B a topic), the key order, the result and the
         // per-block copies (docs/grouping.md: 813 MB for 10 M citizens × 16 topics).
@@ -80,7 +85,11 @@ mod tests {
         let e = estimate(&s);
         let citizens = e.parts[0].1;
         assert_eq!(citizens, 11_200_000_000);
-        assert!(e.total_bytes > citizens && e.total_bytes < 2 * citizens, "{e}");
+        // The 8-byte members are the model's state; the measured day working set is larger
+        // (docs/BENCHMARKS.md): China does not fit in 24 GiB yet, and the estimate says so.
+        let part = |name: &str| e.parts.iter().find(|(n, _)| n.starts_with(name)).unwrap().1;
+        assert!(part("day working set") > citizens);
+        assert!(e.total_bytes > 24 << 30, "{e}");
     }
 
     #[test]
