@@ -193,6 +193,9 @@ pub struct Outcome {
     pub days_seconds: f64,
 }
 
+/// What a worker's dataflow has delivered to it and the worker has not read yet.
+type Inbox<T> = Rc<RefCell<Vec<T>>>;
+
 /// What one worker sends to every worker, once per epoch.
 #[derive(Serialize, Deserialize)]
 enum Message {
@@ -223,7 +226,7 @@ pub fn run(
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_worker(worker, scenario.clone(), workers, fingerprint, progress.as_ref())
         }))
-        .unwrap_or_else(|panic| Err(ClusterError::WorkerFailed { worker: index, cause: panic_text(&panic) }));
+        .unwrap_or_else(|panic| Err(ClusterError::WorkerFailed { worker: index, cause: panic_text(&*panic) }));
         let failed = result.is_err();
         let _ = send.lock().unwrap_or_else(|e| e.into_inner()).send((index, result));
         if failed {
@@ -298,7 +301,7 @@ where
         let index = worker.index();
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jobs_worker(worker, count, job.as_ref())))
-                .unwrap_or_else(|panic| Err(ClusterError::WorkerFailed { worker: index, cause: panic_text(&panic) }));
+                .unwrap_or_else(|panic| Err(ClusterError::WorkerFailed { worker: index, cause: panic_text(&*panic) }));
         let failed = result.is_err();
         let _ = send.lock().unwrap_or_else(|e| e.into_inner()).send((index, result));
         if failed {
@@ -324,7 +327,7 @@ where
     let index = worker.index();
     let peers = worker.peers();
     let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<(u32, Vec<u8>)>>>::new();
-    let received: Rc<RefCell<Vec<(u32, Vec<u8>)>>> = Rc::new(RefCell::new(Vec::new()));
+    let received: Inbox<(u32, Vec<u8>)> = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&received);
     let probe = worker.dataflow::<u64, _, _>(|scope| {
         scope
@@ -373,7 +376,7 @@ fn run_worker(
     let days = scenario.run.days;
     let mut sim = Simulation::with_shard(scenario, Shard::new(index as u32, peers as u32))?;
     let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<(u64, u32, Vec<u8>)>>>::new();
-    let received: Rc<RefCell<Vec<(u64, u32, Vec<u8>)>>> = Rc::new(RefCell::new(Vec::new()));
+    let received: Inbox<(u64, u32, Vec<u8>)> = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&received);
     let probe = worker.dataflow::<u64, _, _>(|scope| {
         scope
@@ -466,7 +469,7 @@ fn fingerprint(scenario: &Scenario) -> u64 {
     h.finish()
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = panic.downcast_ref::<String>() {

@@ -137,3 +137,35 @@ fn cluster_help_explains_the_timely_flags() {
         assert!(help.contains(flag), "{flag} in:\n{help}");
     }
 }
+
+#[test]
+fn a_sweep_spread_over_two_processes_writes_the_local_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sweep = |out: &str, extra: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(["sweep", "default", "--vary", "policy.sanction.keep_penalty=0,3", "--seeds", "2"])
+            .args(["--set", "run.citizens=2000", "--set", "run.days=8", "-q", "-o"])
+            .arg(d.join(out))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let local = wait(sweep("local", &[]), Duration::from_secs(120), "the local sweep");
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let (hosts, _) = hostfile(d, 2);
+    let h = hosts.to_str().unwrap();
+    let children: Vec<Child> = (0..2)
+        .map(|p| sweep(&format!("c{p}"), &["--cluster", "-w", "2", "-n", "2", "-p", &p.to_string(), "-h", h]))
+        .collect();
+    for (p, child) in children.into_iter().enumerate() {
+        let done = wait(child, Duration::from_secs(120), &format!("sweep process {p}"));
+        assert!(done.status.success(), "process {p}: {}", String::from_utf8_lossy(&done.stderr));
+    }
+    for file in ["sweep.csv", "sweep.html"] {
+        let a = std::fs::read(d.join("local").join(file)).unwrap();
+        let b = std::fs::read(d.join("c0").join(file)).unwrap();
+        assert!(a == b, "{file} differs from the local sweep's");
+    }
+}
