@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Location value for a citizen with no group.
 const GROUPLESS: u32 = u32::MAX;
+/// On a shard: a location for a citizen in some group another shard holds (never a group id).
+const REMOTE: u32 = u32::MAX - 1;
 /// Most citizens one engine holds (ids are u32; the top value marks "groupless").
 pub const CITIZENS_MAX: u32 = u32::MAX - 1;
 /// Most incidents one citizen can be reported for in one day.
@@ -1522,10 +1524,15 @@ impl<D: Directory> Engine<D> {
                 let at = report_group
                     .and_then(|g| self.find_in(citizen, g.0))
                     .or_else(|| self.find_in(citizen, GROUPLESS))
-                    .map_or_else(|| self.locate(citizen), Ok)?;
+                    .map_or_else(|| self.locate(citizen), Ok);
                 let location = match at {
-                    Location::Group { group, .. } => group,
-                    Location::Groupless { .. } => GROUPLESS,
+                    Ok(Location::Group { group, .. }) => group,
+                    Ok(Location::Groupless { .. }) => GROUPLESS,
+                    // On a shard: neither groupless nor in a group held here, so in a group
+                    // another shard holds (which one does not matter here: that shard makes
+                    // the change; moves update the location on every shard alike).
+                    Err(_) if self.shard.is_some() => REMOTE,
+                    Err(e) => return Err(e),
                 };
                 self.appeal_locations.insert(citizen, (location, 1));
             }
@@ -1588,7 +1595,12 @@ impl<D: Directory> Engine<D> {
             // Another shard holds this citizen and makes the same change there.
             return 0;
         }
-        let at = self.locate(citizen).expect("score changes target existing citizens");
+        let at = match self.locate(citizen) {
+            Ok(at) => at,
+            // On a shard: a citizen in a group another shard holds, which makes the change.
+            Err(_) if self.shard.is_some() => return 0,
+            Err(e) => panic!("score changes target existing citizens: {e}"),
+        };
         let ctx = ctx!(self);
         let member = match at {
             Location::Group { group, slot } => &mut self.groups[group as usize].members[slot],
@@ -1872,7 +1884,15 @@ impl<D: Directory> Engine<D> {
         self.merge_into_groupless(leaving);
         // Points for recipients who left their group since the notice went out.
         for (citizen, requested, cause) in external {
+            // On a shard, a groupless citizen is replicated and every shard runs this step
+            // alike: the change applies now, everywhere, as in one engine. (A citizen in a
+            // group is held by one shard, whose change counts with its next part.)
+            let replicated = self.shard.is_some() && self.find_in(citizen, GROUPLESS).is_some();
+            let held = if replicated { self.pending.take() } else { None };
             self.change_score(citizen, requested, cause);
+            if replicated {
+                self.pending = held;
+            }
             if let Ok(at) = self.locate(citizen) {
                 let m = match at {
                     Location::Group { group, slot } => &mut self.groups[group as usize].members[slot],

@@ -13,7 +13,7 @@ use crate::simulation::{Simulation, SimulationError};
 use rayon::prelude::*;
 
 /// One finished run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunOutput {
     pub seed: u64,
     /// Values of the varied parameters (sweeps), in the order of the `--vary` keys.
@@ -96,6 +96,19 @@ pub fn sweep(
     seeds: &[u64],
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>, ExperimentError> {
+    run_all(sweep_jobs(scenario_text, origin, base_overrides, varies, seeds)?, on_done)
+}
+
+/// The runs of a sweep, in order: every combination of the varied values (the last key
+/// varying fastest), each with every seed. (`xinyong sweep --cluster` spreads them over
+/// processes and runs each with [`run_job`].)
+pub fn sweep_jobs(
+    scenario_text: &str,
+    origin: &str,
+    base_overrides: &[(String, String)],
+    varies: &[Vary],
+    seeds: &[u64],
+) -> Result<Vec<(Scenario, Vec<String>)>, ExperimentError> {
     if varies.is_empty() {
         return Err(ExperimentError::Invalid("a sweep needs at least one --vary KEY=V1,V2".into()));
     }
@@ -123,20 +136,26 @@ pub fn sweep(
             jobs.push((s, values.clone()));
         }
     }
-    run_all(jobs, on_done)
+    Ok(jobs)
 }
 
 fn run_all(jobs: Vec<(Scenario, Vec<String>)>, on_done: &(dyn Fn() + Sync)) -> Result<Vec<RunOutput>, ExperimentError> {
     jobs.into_par_iter()
-        .map(|(mut scenario, values)| {
-            scenario.run.threads = 1;
-            let seed = scenario.run.seed;
-            let mut sim = Simulation::new(scenario)?;
-            sim.run(|_, _| {});
+        .map(|(scenario, values)| {
+            let out = run_job(scenario, values)?;
             on_done();
-            Ok(RunOutput { seed, values, tier_names: sim.tier_names(), metrics: sim.metrics().to_vec() })
+            Ok(out)
         })
         .collect()
+}
+
+/// One run of an experiment, on one thread.
+pub fn run_job(mut scenario: Scenario, values: Vec<String>) -> Result<RunOutput, ExperimentError> {
+    scenario.run.threads = 1;
+    let seed = scenario.run.seed;
+    let mut sim = Simulation::new(scenario)?;
+    sim.run(|_, _| {});
+    Ok(RunOutput { seed, values, tier_names: sim.tier_names(), metrics: sim.metrics().to_vec() })
 }
 
 #[cfg(test)]

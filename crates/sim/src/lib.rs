@@ -32,5 +32,7 @@ pub mod world;
 pub use memory::MemoryEstimate;
 pub use metrics::MetricsRow;
 pub use scenario::{RunConfig, Scenario, ScenarioError};
-pub use simulation::{DayPart, Driver, Rayon, ScandalEvent, Shard, Simulation, SimulationError, Timings, Totals};
+pub use simulation::{
+    DayPart, Driver, Rayon, RowPart, ScandalEvent, Shard, Simulation, SimulationError, Timings, Totals,
+};
 pub use world::{GroupingMethod, VotingModel, WorldConfig};

@@ -115,6 +115,19 @@ pub struct DayPart {
     groupless_truth: Vec<(IncidentId, bool)>,
     /// Incidents from confirmed denunciations against people who did nothing, in group order.
     denounced_false: Vec<IncidentId>,
+    /// This shard's share of yesterday's row (None on the first day).
+    row: Option<RowPart>,
+}
+
+/// One shard's share of the one column of a day's row that only a sum over shards gives:
+/// `banned_never_offended` depends on members' tiers, and each member is held by one shard.
+/// It is counted from the state at the end of the day, so it travels with the next day's
+/// [`DayPart`] (and, after the last day, alone: [`Simulation::row_part`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowPart {
+    pub shard: u32,
+    pub day: Day,
+    banned_never_offended: u64,
 }
 
 /// What the simulator knows that the engine does not: which incidents were false.
@@ -194,6 +207,8 @@ pub struct Simulation {
     /// Each KOL's first promoted product today (what its followers may buy in place).
     promoted: Vec<ProductId>,
     metrics: Vec<MetricsRow>,
+    /// On a shard of several: the day whose row still waits for the other shards' counts.
+    incomplete_row: Option<Day>,
     totals: Totals,
     scandal_events: Vec<ScandalEvent>,
     timings: Timings,
@@ -296,6 +311,7 @@ impl Simulation {
             decisions: BTreeMap::new(),
             promoted: Vec::new(),
             metrics: Vec::new(),
+            incomplete_row: None,
             scandal_events: Vec::new(),
             timings: Timings { setup_seconds: started.elapsed().as_secs_f64(), ..Timings::default() },
             pool,
@@ -399,21 +415,23 @@ impl Simulation {
         assert_eq!(self.driver, Driver::Groups, "the citizen driver steps with step");
         let d = self.engine.day();
         let t0 = std::time::Instant::now();
+        // Yesterday's share, counted before today changes anything.
+        let row = self.row_part();
         self.global_steps(d);
         let t1 = std::time::Instant::now();
         let (local, truth, groupless_truth, denounced_false) = self.groups_day(d);
         self.timings.daily_global_seconds += (t1 - t0).as_secs_f64();
         self.timings.daily_groups_seconds += t1.elapsed().as_secs_f64();
-        DayPart { shard: self.shard.index, day: d, local, truth, groupless_truth, denounced_false }
+        DayPart { shard: self.shard.index, day: d, local, truth, groupless_truth, denounced_false, row }
     }
 
     /// The second half of a day: merges every shard's part — in shard order, which is
     /// group order, whatever order they arrived in — closes the day and records its
     /// metrics. Every shard calls it with the same parts and reaches the same state.
     ///
-    /// On a shard of several, one column of the row is this shard's part only:
-    /// `banned_never_offended` counts the members it holds (and, on shard 0, the
-    /// groupless); [`Simulation::set_banned_never_offended`] puts the sum over shards.
+    /// On a shard of several, the row's `banned_never_offended` is completed with the
+    /// next day's parts (or [`Simulation::complete_row`] after the last day): until then
+    /// the row returned here has 0 there ([`Simulation::is_complete`] says false).
     pub fn step_finish(&mut self, mut parts: Vec<DayPart>) -> &MetricsRow {
         let d = self.engine.day();
         let t0 = std::time::Instant::now();
@@ -423,6 +441,11 @@ impl Simulation {
             assert_eq!(p.shard, i as u32, "one part from each shard");
             assert_eq!(p.day, d, "parts of day {d}");
         }
+        let rows: Vec<RowPart> = parts.iter_mut().filter_map(|p| p.row.take()).collect();
+        if !rows.is_empty() {
+            self.complete_row(rows);
+        }
+        assert!(self.incomplete_row.is_none(), "every part of day {d} carries yesterday's share");
         let mut locals = Vec::with_capacity(parts.len());
         let mut groupless_truth = Vec::new();
         for part in parts {
@@ -447,11 +470,49 @@ impl Simulation {
         self.metrics.last().expect("a row was recorded")
     }
 
-    /// Puts the whole run's `banned_never_offended` (the sum of every shard's part) into
-    /// the row of `day`.
-    pub fn set_banned_never_offended(&mut self, day: Day, total: u64) {
-        let row = self.metrics.iter_mut().rev().find(|r| r.day == day).expect("a row for that day");
-        row.banned_never_offended = total;
+    /// This shard's share of the last recorded row, while that row is incomplete (a shard
+    /// of several, before the next day's exchange): after the last day, every shard sends
+    /// it to every other, and passes all of them to [`Simulation::complete_row`].
+    pub fn row_part(&self) -> Option<RowPart> {
+        let day = self.incomplete_row?;
+        Some(RowPart { shard: self.shard.index, day, banned_never_offended: self.banned_never_offended_here() })
+    }
+
+    /// Completes the last row with every shard's [`RowPart`] (in any order).
+    pub fn complete_row(&mut self, mut parts: Vec<RowPart>) {
+        let day = self.incomplete_row.take().expect("a row waits for its shares");
+        parts.sort_by_key(|p| p.shard);
+        assert_eq!(parts.len(), self.shard.count as usize, "one share per shard");
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!((p.shard, p.day), (i as u32, day), "one share of day {day} from each shard");
+        }
+        let row = self.metrics.last_mut().expect("a row was recorded");
+        row.banned_never_offended = parts.iter().map(|p| p.banned_never_offended).sum();
+    }
+
+    /// Whether every recorded row is final (always, but on a shard of several between a
+    /// day's [`Simulation::step_finish`] and the next exchange).
+    pub fn is_complete(&self) -> bool {
+        self.incomplete_row.is_none()
+    }
+
+    /// Citizens in a travel-banned tier who were never reported for a true offence, among
+    /// those this shard holds (the members of its groups; the groupless on one shard).
+    fn banned_never_offended_here(&self) -> u64 {
+        let rules = &self.rules;
+        let offended = &self.truth.offended;
+        let counts = |m: &xinyong_engine::Member| {
+            rules.tier(m.tier).restrictions.contains(Restriction::Travel) && !bit_get(offended, m.citizen.index())
+        };
+        let mut n = 0;
+        for g in self.engine.groups() {
+            n += g.members().iter().filter(|m| counts(m)).count() as u64;
+        }
+        // Every shard holds the groupless; one counts them.
+        if self.shard.counts_groupless() {
+            n += self.engine.groupless().iter().filter(|e| counts(&e.member)).count() as u64;
+        }
+        n
     }
 
     /// Scandals, promotions and appeals: run alike on every shard.
@@ -766,24 +827,13 @@ impl Simulation {
             }
             tiers.push(n);
         }
-        // The members this shard holds (all of them in a whole run).
-        let mut banned_never_offended = 0;
-        let banned = |m: &xinyong_engine::Member| rules.tier(m.tier).restrictions.contains(Restriction::Travel);
-        for g in engine.groups() {
-            for m in g.members() {
-                if banned(m) && !bit_get(&self.truth.offended, m.citizen.index()) {
-                    banned_never_offended += 1;
-                }
-            }
-        }
-        // Every shard holds the groupless; one counts them.
-        if self.shard.counts_groupless() {
-            for e in engine.groupless() {
-                if banned(&e.member) && !bit_get(&self.truth.offended, e.member.citizen.index()) {
-                    banned_never_offended += 1;
-                }
-            }
-        }
+        // A whole run counts now; the shards of a run sum their shares with the next exchange.
+        let banned_never_offended = if self.shard.is_whole() {
+            self.banned_never_offended_here()
+        } else {
+            self.incomplete_row = Some(d);
+            0
+        };
         for &p in &report.scandals {
             self.scandal_events.push(ScandalEvent {
                 day: d,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod cluster;
 pub mod compare;
 pub mod group;
 pub mod report;

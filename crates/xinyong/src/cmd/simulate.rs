@@ -16,8 +16,15 @@ use std::time::Instant;
 ///   xinyong simulate --scenario rongcheng --days 90
 ///   xinyong simulate --citizens 10000 --set world.voting.model=always_keep
 ///   xinyong simulate --scenario my.toml --seed 7 --out runs/mine
+///
+/// On a timely-dataflow cluster (same metrics.csv, byte for byte, whatever -w and -n):
+/// start the same command on each of N machines, each with its own -p, and a hostfile
+/// listing the N machines' host:port in process order (docs/cluster.md):
+///   xinyong simulate --cluster -w 2 -n 3 -p 0 -h hosts.txt   (on the first machine)
+///   xinyong simulate --cluster -w 2 -n 3 -p 1 -h hosts.txt   (on the second), …
+/// Process 0 writes the outputs. -h is the hostfile here, as in timely: help is --help.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, disable_help_flag = true)]
 pub struct Args {
     /// Scenario file, or a preset name: default, rongcheng, sesame, guangdong, china-scale.
     #[arg(long, short = 's', default_value = "default")]
@@ -46,6 +53,8 @@ pub struct Args {
     /// Run even when the memory estimate exceeds the available memory.
     #[arg(long)]
     pub ignore_memory_check: bool,
+    #[command(flatten)]
+    pub cluster: crate::cmd::cluster::ClusterArgs,
 }
 
 /// Splits `--set KEY=VALUE` arguments into pairs.
@@ -101,6 +110,9 @@ pub fn check_memory(scenario: &xinyong_sim::Scenario, ignore: bool) -> anyhow::R
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.cluster.cluster {
+        return run_cluster(args);
+    }
     let scenario = scenarios::load(&args.scenario, &overrides(&args)?)?;
     check_memory(&scenario, args.ignore_memory_check)?;
     let out = args
@@ -132,6 +144,82 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             t.daily_global_seconds,
             t.metrics_seconds
         );
+        println!("Wrote {}:", written.dir.display());
+        for f in written.files.iter().chain(std::iter::once(&report)) {
+            println!("  {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--cluster`: this process's share of a run over timely-dataflow workers and processes.
+fn run_cluster(args: Args) -> anyhow::Result<()> {
+    let mut scenario = scenarios::load(&args.scenario, &overrides(&args)?)?;
+    if args.threads.is_none() {
+        // One thread per worker unless told otherwise (workers are the parallelism here).
+        scenario.run.threads = 1;
+    }
+    let config = args.cluster.config()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", scenario.run.name, scenario.run.seed)));
+    let started = Instant::now();
+    tracing::info!(
+        scenario = %args.scenario, seed = scenario.run.seed, citizens = scenario.run.citizens,
+        days = scenario.run.days, workers = config.workers, processes = config.processes(),
+        process = config.process, "starting a cluster run"
+    );
+    let days = scenario.run.days;
+    let quiet = args.quiet || config.process != 0;
+    let bar = crate::progress::bar(days as u64, "days", quiet);
+    let progress_bar = bar.clone();
+    let progress = std::sync::Arc::new(move |done: u32, _: u32| progress_bar.set_position(done as u64));
+    let outcome = xinyong_cluster::run(scenario, &config, progress)
+        .with_context(|| format!("cluster run failed in process {} of {}", config.process, config.processes()))?;
+    bar.finish_and_clear();
+    let Some(outcome) = outcome else {
+        if !args.quiet {
+            println!("Process {} of {}: done; process 0 wrote the outputs.", config.process, config.processes());
+        }
+        return Ok(());
+    };
+    let sim = &outcome.simulation;
+    let wall = started.elapsed().as_secs_f64();
+    let mut summary = xinyong_sim::summary::summary_json(sim, wall, crate::progress::peak_rss_bytes());
+    let t = outcome.traffic;
+    if let Some(map) = summary.as_object_mut() {
+        map.insert(
+            "cluster".into(),
+            serde_json::json!({
+                "workers_per_process": config.workers,
+                "processes": config.processes(),
+                "days_seconds": outcome.days_seconds,
+                "traffic": t,
+                "worker_bytes_per_day": t.worker_bytes_per_day(),
+                "network_bytes_per_day": t.network_bytes_per_day(),
+            }),
+        );
+    }
+    let written = xinyong_sim::output::write_run(sim, &out, &summary)?;
+    let report = crate::cmd::report::render(&out)?;
+    if !args.quiet {
+        for line in xinyong_sim::summary::headline(sim) {
+            println!("{line}");
+        }
+        println!();
+        println!(
+            "Cluster: {} process(es) x {} worker(s); days took {:.2} s; exchanged {:.0} bytes a day between \
+             workers, {:.0} of them between processes (parts: {:.0} bytes a day, largest {}).",
+            config.processes(),
+            config.workers,
+            outcome.days_seconds,
+            t.worker_bytes_per_day(),
+            t.network_bytes_per_day(),
+            t.part_bytes as f64 / t.days.max(1) as f64,
+            t.part_bytes_max
+        );
+        println!("Time: {wall:.1} s.");
         println!("Wrote {}:", written.dir.display());
         for f in written.files.iter().chain(std::iter::once(&report)) {
             println!("  {}", f.display());

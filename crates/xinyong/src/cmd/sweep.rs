@@ -13,8 +13,12 @@ use xinyong_sim::experiment::{self, Vary};
 ///
 /// Example: what does the keep penalty do to expulsions and bans?
 ///   xinyong sweep default --vary policy.sanction.keep_penalty=0,1,3,6 --seeds 3
+///
+/// Over a timely-dataflow cluster (docs/cluster.md), the runs are spread over every worker
+/// of every process, and process 0 writes the sweep (the same bytes as a local sweep):
+///   xinyong sweep default --vary policy.sanction.keep_penalty=0,3 --cluster -w 2 -n 2 -p 0 -h hosts.txt
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, disable_help_flag = true)]
 pub struct Args {
     /// Scenario (file or preset name).
     pub scenario: String,
@@ -33,6 +37,8 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub cluster: crate::cmd::cluster::ClusterArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -43,9 +49,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let seeds = experiment::seeds_from(base.run.seed, args.seeds);
     let total: usize = args.varies.iter().map(|v| v.values.len()).product::<usize>() * seeds.len();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("sweep-{}", base.run.name)));
-    let bar = crate::progress::bar(total as u64, "runs", args.quiet);
-    let runs = experiment::sweep(&text, &origin, &overrides, &args.varies, &seeds, &|| bar.inc(1))?;
-    bar.finish_and_clear();
+    let runs = if args.cluster.cluster {
+        let config = args.cluster.config()?;
+        let jobs = std::sync::Arc::new(experiment::sweep_jobs(&text, &origin, &overrides, &args.varies, &seeds)?);
+        let count = jobs.len();
+        let job = std::sync::Arc::new(move |j: usize| {
+            let (scenario, values) = jobs[j].clone();
+            experiment::run_job(scenario, values).map_err(|e| e.to_string())
+        });
+        match xinyong_cluster::run_jobs(&config, count, job)
+            .with_context(|| format!("cluster sweep failed in process {} of {}", config.process, config.processes()))?
+        {
+            Some(runs) => runs,
+            None => {
+                if !args.quiet {
+                    println!("Process {} of {}: done; process 0 wrote the sweep.", config.process, config.processes());
+                }
+                return Ok(());
+            }
+        }
+    } else {
+        let bar = crate::progress::bar(total as u64, "runs", args.quiet);
+        let runs = experiment::sweep(&text, &origin, &overrides, &args.varies, &seeds, &|| bar.inc(1))?;
+        bar.finish_and_clear();
+        runs
+    };
     let input = xinyong_report::SweepInput {
         parameters: args.varies.iter().map(|v| v.key.clone()).collect(),
         runs: runs
