@@ -128,7 +128,8 @@ def main():
         if args.run and not (xf / "summary.json").exists():
             subprocess.run(
                 [args.xinyong, "simulate", "--citizens", str(n), "--days", str(days), "--threads", "1", "--seed",
-                 str(s), "-q", "--set", "run.ledger_max_citizens=0", "-o", str(xf)],
+                 str(s), "-q", "--set", "run.ledger_max_citizens=0",
+                 "--set", "world.grouping=sorted", "-o", str(xf)],
                 check=True,
             )
         if args.run and not (mf / "summary.json").exists():

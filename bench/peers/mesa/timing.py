@@ -81,7 +81,8 @@ def main():
         m.update(impl="mesa", seed=seed, days=days, cmd=" ".join(cmd), sim_s=ms["timing"]["total_seconds"])
         xf = out / f"x-{n}-{seed}-r{i}"
         cmd = [args.xinyong, "simulate", "--citizens", str(n), "--days", str(days), "--threads", "1", "--seed",
-               str(seed), "-q", "--set", "run.ledger_max_citizens=0", "-o", str(xf)]
+               str(seed), "-q", "--set", "run.ledger_max_citizens=0",
+               "--set", "world.grouping=sorted", "-o", str(xf)]
         xruns = []
         for _ in range(max(args.xinyong_repeats, 1)):
             x = timed(cmd, args.core)
