@@ -34,7 +34,12 @@ let browser;
 const w = {}; // the world: tokens and ids
 
 async function call(token, method, path, body) {
-  const response = await fetch(base + path, {
+  return callAt(base, token, method, path, body);
+}
+
+/** `call` on another server (the denunciation test runs its own). */
+async function callAt(url, token, method, path, body) {
+  const response = await fetch(url + path, {
     method,
     headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -111,7 +116,7 @@ after(async () => {
 });
 
 /** A page signed in as `token` (the token put where the app keeps it). */
-async function page(token, { locale = 'en-GB', viewport = PHONE } = {}) {
+async function page(token, { locale = 'en-GB', viewport = PHONE, url = base } = {}) {
   const context = await browser.newContext({ locale, viewport, deviceScaleFactor: 1 });
   const errors = [];
   const p = await context.newPage();
@@ -122,7 +127,7 @@ async function page(token, { locale = 'en-GB', viewport = PHONE } = {}) {
   });
   p.errors = errors;
   if (token) await context.addInitScript((t) => localStorage.setItem('xinyong.token', t), token);
-  await p.goto(base + '/');
+  await p.goto(url + '/');
   if (token) {
     await p.locator('.live.live').waitFor(WAIT);
     await settled(p);
@@ -177,7 +182,9 @@ test('every string the screens use exists in English and in French', async () =>
   for (const prefix of ['role_citizen', 'role_kol', 'role_brand', 'role_reporter', 'role_operator', 'answer_expel', 'answer_keep',
     'appeal_not_appealed', 'appeal_filed', 'appeal_granted', 'appeal_rejected', 'restriction_travel', 'create_kols',
     'create_brands', 'create_reporters', 'cause_incident', 'cause_vote_expel', 'cause_vote_keep', 'cause_appeal_granted',
-    'cause_abstain_counted_keep', 'cause_abstain_counted_expel', 'ev_appeal_granted', 'ev_appeal_rejected']) used.add(prefix);
+    'cause_abstain_counted_keep', 'cause_abstain_counted_expel', 'ev_appeal_granted', 'ev_appeal_rejected',
+    'cause_denunciation_reward', 'cause_false_report', 'cause_voucher_issued', 'cause_voucher_used', 'cause_voucher_expired',
+    'source_camera', 'source_denunciation', 'report_pending', 'report_confirmed', 'report_rejected']) used.add(prefix);
   const missing = [...used].filter((k) => !en.has(k) || !fr.has(k));
   assert.deepEqual(missing, [], 'keys missing from a dictionary');
 });
@@ -379,4 +386,87 @@ test('operator: dashboard with live charts, policy, closing the day, deciding an
   await banned.context().close();
   assert.deepEqual(p.errors, []);
   await p.context().close();
+});
+
+test('denunciation: a citizen reports a group-mate, the reporter confirms, the voucher lowers the price', async () => {
+  // Off in the main world: no card, no chip.
+  const off = await page(w.citizens[1]);
+  await off.locator('#score .score').waitFor(WAIT);
+  assert.ok(await off.locator('#denounce').isHidden(), 'no report card when denunciation is off');
+  assert.ok(await off.locator('nav.chips a[href="#denounce"]').isHidden());
+  assert.deepEqual(off.errors, []);
+  await off.context().close();
+
+  // A server of its own, whose policy enables denunciation: a group of three, a reporter,
+  // a brand with a yogurt.
+  const { child, url } = await startServer();
+  try {
+    const opAt = (method, path, body) => callAt(url, operatorToken, method, path, body);
+    await opAt('PUT', '/v1/policy', { groups: { min_size: 3, max_size: 4 }, denunciation: { enabled: true } });
+    const three = (await opAt('POST', '/v1/citizens', { count: 3 })).citizens;
+    await opAt('POST', '/v1/groups/form');
+    const reporter = (await opAt('POST', '/v1/reporters', { name: 'district office' })).token;
+    const brand = (await opAt('POST', '/v1/brands', { name: 'Mengniu' })).token;
+    const yogurt = (await callAt(url, brand, 'POST', '/v1/products', { name: 'Yogurt, 12 cups', list_price_fen: 4990 })).product;
+    const [denouncer, accused] = three;
+
+    // The citizen files a report through the card.
+    const d = await page(denouncer.token, { url });
+    const card = d.locator('#denounce');
+    await card.waitFor(WAIT);
+    assert.match(await card.locator('.denounce-note').innerText(),
+      /a report, not an incident, until a reporter or the operator confirms it.*10 % off one order, usable for 30 days/);
+    await d.locator('#denounce-kind option[value="littering"]').waitFor({ state: 'attached', ...WAIT });
+    await d.fill('#denounce-accused', String(accused.citizen));
+    await d.selectOption('#denounce-kind', 'littering');
+    await card.locator('button[type=submit]').click();
+    const mine = card.locator('#my-reports li[data-status="pending"]');
+    await mine.waitFor(WAIT);
+    assert.match(await mine.innerText(), new RegExp(`citizen ${accused.citizen}, littering .*waiting for a decision`));
+    const report = await mine.getAttribute('data-report');
+    await card.locator('#my-vouchers', { hasText: 'No voucher' }).waitFor(WAIT);
+    assert.equal(await d.locator(`#shop .product[data-product="${yogurt}"] .breakdown .voucher`).count(), 0);
+    assert.ok(await noHorizontalScroll(d), 'fits a phone screen');
+    await screenshot(d, 'citizen-denounce');
+
+    // The reporter confirms it from the queue.
+    const r = await page(reporter, { url });
+    const queued = r.locator(`#report-queue .report[data-report="${report}"]`);
+    await queued.waitFor(WAIT);
+    assert.match(await queued.innerText(), new RegExp(`citizen ${denouncer.citizen} reports citizen ${accused.citizen} for littering`));
+    await screenshot(r, 'reporter-reports');
+    await queued.locator('button.confirm').click();
+    await r.locator('#report-queue', { hasText: 'No report waiting' }).waitFor(WAIT);
+    assert.deepEqual(r.errors, []);
+    await r.context().close();
+
+    // The accused sees an incident reported by a group-mate — never by whom.
+    const a = await page(accused.token, { url });
+    const incident = a.locator('#incidents .incident', { hasText: 'littering' });
+    await incident.waitFor(WAIT);
+    assert.equal(await incident.locator('.source').getAttribute('data-source'), 'denunciation');
+    assert.match(await incident.locator('.source').innerText(), /Reported by a group-mate/);
+    assert.doesNotMatch(await a.locator('main').innerText(), new RegExp(report));
+    assert.deepEqual(a.errors, []);
+    await a.context().close();
+
+    // The denouncer's report is confirmed and pays a voucher, usable from tomorrow.
+    await d.reload();
+    await d.locator('.live.live').waitFor(WAIT);
+    await card.locator(`#my-reports li[data-report="${report}"][data-status="confirmed"]`).waitFor(WAIT);
+    await card.locator('#my-vouchers li', { hasText: /10 % off one order, usable from day 1 to day 30/ }).waitFor(WAIT);
+    // After the close the shop's quote takes the voucher off (live, through the event stream).
+    await opAt('POST', '/v1/days/close');
+    const voucher = d.locator(`#shop .product[data-product="${yogurt}"] .breakdown dd.voucher`);
+    await voucher.waitFor(WAIT);
+    assert.match(await d.locator(`#shop .product[data-product="${yogurt}"] .breakdown dt.voucher`).innerText(), /Voucher \(10 %\)/);
+    assert.match(await voucher.innerText(), /^−.*\d/);
+    await settled(d);
+    await d.evaluate(() => document.getElementById('toasts').replaceChildren());
+    await d.locator('#shop').screenshot({ path: join(shots, 'citizen-voucher.png') });
+    assert.deepEqual(d.errors, []);
+    await d.context().close();
+  } finally {
+    child.kill('SIGTERM');
+  }
 });

@@ -1,7 +1,8 @@
 // The citizen's screen: score and tier with the explanation timeline, the travel-ban
 // banner, the inbox of notices (Expel / Keep, the points of each, the deadline), the shop
-// with the group pool's progress to the next discount, the KOL feed, the group, incidents
-// and appeals, orders. Everything is read from the citizen's own endpoints.
+// with the group pool's progress to the next discount, the KOL feed, the group, reporting a
+// group-mate (denunciation for vouchers, only when the policy enables it), incidents and
+// appeals, orders. Everything is read from the citizen's own endpoints.
 
 import { h, fill, section } from './dom.js';
 import { t, money, percent, kindName, duration, signed } from './i18n.js';
@@ -17,12 +18,32 @@ export function mount(root, { api, toast, clock }) {
     shop: section('shop', t('shop')),
     feed: section('feed', t('kol_feed')),
     group: section('group', t('my_group')),
+    denounce: section('denounce', t('denounce')),
     timeline: section('timeline', t('timeline')),
     incidents: section('incidents', t('incidents')),
     orders: section('orders', t('my_orders')),
   };
   const nav = h('nav.chips', Object.entries(cards).map(([id, c]) => h('a', { href: `#${id}` }, c.title.textContent)));
   root.append(nav, banners, h('div.grid', Object.values(cards).map((c) => c.el)));
+  const denounceChip = nav.querySelector('a[href="#denounce"]');
+  cards.denounce.el.hidden = true;
+  denounceChip.hidden = true;
+
+  // The report form is built once (what is typed survives a refresh); its kinds, the note
+  // and the lists are filled on each refresh.
+  const accused = h('input#denounce-accused', { type: 'number', min: 0, step: 1, required: true, 'aria-label': t('accused_id'), placeholder: t('accused_id') });
+  const denounceKind = h('select#denounce-kind', { 'aria-label': t('denounce_kind') });
+  const denounceNote = h('p.muted.denounce-note');
+  const myReports = h('div#my-reports');
+  const myVouchers = h('div#my-vouchers');
+  fill(cards.denounce.body,
+    h('form.stack', { onsubmit: denounce },
+      h('label', { for: 'denounce-accused' }, t('accused_id')), accused,
+      h('label', { for: 'denounce-kind' }, t('denounce_kind')), denounceKind,
+      denounceNote,
+      h('button.primary', { type: 'submit' }, t('send_report'))),
+    h('h3', t('my_reports')), myReports,
+    h('h3', t('my_vouchers')), myVouchers);
 
   // Refusals of a Buy button, shown under the product until the next purchase attempt.
   const refusals = new Map();
@@ -60,6 +81,18 @@ export function mount(root, { api, toast, clock }) {
     await refresh();
   }
 
+  async function denounce(event) {
+    event.preventDefault();
+    try {
+      const sent = await api('/v1/reports', { method: 'POST', body: { accused: Number(accused.value), kind: denounceKind.value } });
+      toast(t('report_sent', { id: sent.report }));
+      accused.value = '';
+    } catch (error) {
+      toast(error.message, 'error');
+    }
+    await refresh();
+  }
+
   async function follow(kol, on) {
     try {
       await api(`/v1/kols/${kol}/follow`, { method: on ? 'POST' : 'DELETE' });
@@ -70,15 +103,15 @@ export function mount(root, { api, toast, clock }) {
   }
 
   async function refresh() {
-    const [profile, explanation, notices, group, pools, products, feed, kols, incidents, orders] = await Promise.all([
+    const [profile, explanation, notices, group, pools, products, feed, kols, incidents, orders, reports, policy] = await Promise.all([
       api('/v1/citizens/me'), api('/v1/citizens/me/explanation'), api('/v1/notices'), api('/v1/groups/mine'),
       api('/v1/groups/mine/pools'), api('/v1/products'), api('/v1/feed'), api('/v1/kols'),
-      api('/v1/incidents/mine'), api('/v1/orders/mine'),
+      api('/v1/incidents/mine'), api('/v1/orders/mine'), api('/v1/reports/mine'), api('/v1/policy'),
     ]);
     const quoted = products.products.slice(0, QUOTED_PRODUCTS_MAX);
     const quotes = await Promise.all(quoted.map((p) =>
       api('/v1/orders/quote', { method: 'POST', body: { product: p.product, units: 1 } }).catch((error) => error)));
-    last = { profile, explanation, notices, group, pools, products, feed, kols, incidents, orders, quotes };
+    last = { profile, explanation, notices, group, pools, products, feed, kols, incidents, orders, quotes, reports, policy };
     render(last);
   }
 
@@ -90,6 +123,7 @@ export function mount(root, { api, toast, clock }) {
     renderShop(d);
     renderFeed(d);
     renderGroup(d.group);
+    renderDenounce(d.reports, d.policy.policy);
     renderTimeline(d.explanation);
     renderIncidents(d.incidents);
     renderOrders(d.orders, names);
@@ -197,6 +231,9 @@ export function mount(root, { api, toast, clock }) {
       h('dt', t('list_price')), h('dd', money(p.list_price_fen)),
       h('dt', t('group_discount', { pct: percent(p.group_discount_bp) })), h('dd', `−${money(p.group_discount_fen)}`),
       h('dt', t('credit_discount', { pct: percent(p.credit_discount_bp) })), h('dd', `−${money(p.credit_discount_fen)}`),
+      p.voucher_bp > 0
+        ? [h('dt.voucher', t('voucher_discount', { pct: percent(p.voucher_bp) })), h('dd.voucher', `−${money(p.voucher_discount_fen)}`)]
+        : null,
       h('dt.total', t('you_pay_now')), h('dd.total', money(p.unit_price_fen)));
   }
 
@@ -229,6 +266,32 @@ export function mount(root, { api, toast, clock }) {
       h('p.muted', t('group_privacy')));
   }
 
+  function renderDenounce(mine, policy) {
+    const enabled = Boolean(mine.enabled);
+    cards.denounce.el.hidden = !enabled;
+    denounceChip.hidden = !enabled;
+    if (!enabled) return;
+    const rules = policy.denunciation ?? {};
+    const chosen = denounceKind.value;
+    fill(denounceKind, policy.incident_kinds.map((k) => h('option', { value: k.name }, kindName(k.name))));
+    if (chosen) denounceKind.value = chosen;
+    fill(denounceNote,
+      t('denounce_note', { pct: percent(Math.round((rules.voucher_percent ?? 0) * 10000)), days: rules.voucher_days }),
+      rules.reward_points > 0 ? [' ', t('denounce_reward', { points: rules.reward_points })] : null,
+      rules.false_report_penalty > 0 ? [' ', t('denounce_penalty', { points: rules.false_report_penalty })] : null,
+      ' ', t('denounce_privacy'));
+    const reports = [...mine.reports].reverse();
+    fill(myReports, reports.length
+      ? h('ul.reports', reports.map((r) => h('li', { dataset: { report: r.report, status: r.status } },
+        t('my_report_line', { id: r.report, accused: r.accused, kind: kindName(r.kind), day: r.day }), ' — ',
+        h(`span.status.${r.status}`, t(`report_${r.status}`)))))
+      : h('p.muted', t('no_reports')));
+    fill(myVouchers, mine.vouchers.length
+      ? h('ul.vouchers', mine.vouchers.map((v) => h('li', { dataset: { voucher: v.voucher } },
+        t('voucher_line', { pct: percent(v.discount_bp), from: v.usable_from, expires: v.expires }))))
+      : h('p.muted', t('no_vouchers')));
+  }
+
   function renderTimeline(x) {
     const entries = x.entries.map((e) => ({ ...e })).reverse();
     fill(cards.timeline.body,
@@ -248,6 +311,7 @@ export function mount(root, { api, toast, clock }) {
         const canAppeal = i.appeal.status === 'not_appealed' && (today == null || today <= i.appeal_last_day);
         return h('article.incident', { dataset: { incident: i.incident } },
           h('p', t('incident_line', { kind: kindName(i.kind), day: i.day, penalty: signed(i.penalty) })),
+          i.source ? h('p.muted.source', { dataset: { source: i.source } }, t(`source_${i.source}`)) : null,
           i.outcome ? h('p.muted', t('incident_outcome', {
             expel: i.outcome.expel, keep: i.outcome.keep, none: i.outcome.unanswered,
           }), i.outcome.expelled ? [' ', h('strong', t('you_were_expelled'))] : null) : null,

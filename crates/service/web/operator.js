@@ -1,6 +1,7 @@
 // The operator's screen: the dashboard with live charts (score distribution, tiers,
 // travel-banned share, expulsions and those overturned on appeal per day, GMV per day), the
-// policy in force, closing the day, deciding appeals, and creating accounts.
+// policy in force, closing the day, deciding appeals (and citizens' reports, when
+// denunciation is on), and creating accounts.
 //
 // The operator receives few events (day closes), while orders and incidents change the
 // figures at any time: the dashboard also re-reads every few seconds while it is visible.
@@ -8,6 +9,7 @@
 import { h, fill, section } from './dom.js';
 import { t, money, percent, kindName, signed } from './i18n.js';
 import { barChart, lineChart } from './charts.js';
+import { reportQueue } from './reporter.js';
 
 const POLL_MS = 5000;
 
@@ -27,7 +29,9 @@ export function mount(root, { api, toast }) {
 
   const closeButton = h('button.primary#close-day', { onclick: closeDay }, t('close_day'));
   const appeals = h('div#appeals');
-  fill(cards.actions.body, closeButton, h('h3', t('appeals_pending')), appeals);
+  const reportsTitle = h('h3', t('reports_pending'));
+  const reports = h('div#report-queue');
+  fill(cards.actions.body, closeButton, h('h3', t('appeals_pending')), appeals, reportsTitle, reports);
   fill(cards.accounts.body, accountForms());
 
   async function closeDay() {
@@ -64,8 +68,9 @@ export function mount(root, { api, toast }) {
   }
 
   async function refresh() {
-    const [d, charts, policy, pending] = await Promise.all([
+    const [d, charts, policy, pending, reported] = await Promise.all([
       api('/v1/operator/dashboard'), api('/v1/operator/charts'), api('/v1/policy'), api('/v1/appeals'),
+      api('/v1/reports'),
     ]);
     const tot = d.totals;
     const figure = (id, label, value) => h('div.figure', { dataset: { figure: id } }, h('span.value', String(value)), h('span.label', label));
@@ -122,6 +127,11 @@ export function mount(root, { api, toast }) {
           h('button.grant', { onclick: () => decide(a.incident, true) }, t('grant')),
           h('button.reject', { onclick: () => decide(a.incident, false) }, t('reject')))))
       : h('p.muted', t('no_appeals')));
+    // Denunciation off and nothing waiting: no queue to show.
+    const showReports = Boolean(policy.policy.denunciation?.enabled) || reported.reports.length > 0;
+    reportsTitle.hidden = !showReports;
+    reports.hidden = !showReports;
+    reportQueue(reports, reported.reports, { api, toast, after: refresh });
   }
 
   function renderPolicy({ policy: p, in_setup: setup, scenario }) {
