@@ -58,10 +58,10 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     }
     parts.push(("metrics and tables", days * 1024 + (64 << 20)));
     // What the parts above do not capture, measured with `xinyong bench sim` (peak RSS minus
-    // the parts): the day's orders and pools, per-thread accumulators, and the allocator's
-    // slack. 19 B a citizen at 100 M × 10 days, 55 B at 10 M × 365 days (docs/BENCHMARKS.md);
-    // we count the larger so that a run refused here is one that would not fit.
-    parts.push(("day working set and allocator slack (measured)", n * 56));
+    // the parts): per-thread accumulators, the groups being worked on, the allocator's slack.
+    // About 1 B a citizen at 100 M × 10 days and at 10 M × 365 days once a group's order
+    // buffer is released after settling (docs/BENCHMARKS.md); we count 4 for a margin.
+    parts.push(("day working set and allocator slack (measured)", n * 4));
     if w.grouping == crate::world::GroupingMethod::Balanced {
         // While grouping: every profile (4 B a topic), the key order, the result and the
         // per-block copies (docs/grouping.md: 813 MB for 10 M citizens × 16 topics).
@@ -85,11 +85,10 @@ mod tests {
         let e = estimate(&s);
         let citizens = e.parts[0].1;
         assert_eq!(citizens, 11_200_000_000);
-        // The 8-byte members are the model's state; the measured day working set is larger
-        // (docs/BENCHMARKS.md): China does not fit in 24 GiB yet, and the estimate says so.
-        let part = |name: &str| e.parts.iter().find(|(n, _)| n.starts_with(name)).unwrap().1;
-        assert!(part("day working set") > citizens);
-        assert!(e.total_bytes > 24 << 30, "{e}");
+        // The 8-byte members are the largest part; with two days of notices and the rest,
+        // the whole is about twice that (docs/BENCHMARKS.md: above the 16 GiB goal).
+        assert!(e.parts.iter().any(|(n, _)| n.starts_with("day working set")));
+        assert!(e.total_bytes > citizens && e.total_bytes < 3 * citizens, "{e}");
     }
 
     #[test]
