@@ -105,30 +105,22 @@ pub(crate) fn unit_of_sum(sum: &[f64], dst: &mut [f32]) {
 /// row has fewer than three values.
 #[inline]
 pub(crate) fn top3(row: &[f32]) -> [u32; 3] {
-    let mut best = [u32::MAX; 3];
-    let mut value = [f32::NEG_INFINITY; 3];
-    for (index, &x) in row.iter().enumerate() {
-        // Strictly greater: an equal later value never displaces an earlier one.
-        if best[0] == u32::MAX || x > value[0] {
-            best = [index as u32, best[0], best[1]];
-            value = [x, value[0], value[1]];
-        } else if best[1] == u32::MAX || x > value[1] {
-            best = [best[0], index as u32, best[1]];
-            value = [value[0], x, value[1]];
-        } else if best[2] == u32::MAX || x > value[2] {
-            best[2] = index as u32;
-            value[2] = x;
-        }
-    }
-    best
+    top3_of(row, f32::NEG_INFINITY)
 }
 
 /// Same as [`top3`] for an `f64` vector.
 #[inline]
 pub(crate) fn top3_f64(row: &[f64]) -> [u32; 3] {
+    top3_of(row, f64::NEG_INFINITY)
+}
+
+/// [`top3`] for any float type; `lowest` only fills the slots not yet taken.
+#[inline]
+fn top3_of<T: Copy + PartialOrd>(row: &[T], lowest: T) -> [u32; 3] {
     let mut best = [u32::MAX; 3];
-    let mut value = [f64::NEG_INFINITY; 3];
+    let mut value = [lowest; 3];
     for (index, &x) in row.iter().enumerate() {
+        // Strictly greater: an equal later value never displaces an earlier one.
         if best[0] == u32::MAX || x > value[0] {
             best = [index as u32, best[0], best[1]];
             value = [x, value[0], value[1]];

@@ -250,6 +250,27 @@ pub enum SimulationError {
     ShardNeedsGroups,
 }
 
+/// The day's [`Behaviour`] from a simulation's fields, borrowed one by one so that the
+/// engine stays free to be borrowed mutably while it is alive.
+macro_rules! behaviour {
+    ($s:expr, $d:expr) => {
+        Behaviour {
+            seed: $s.seed,
+            day: $d,
+            world: &$s.scenario.world,
+            rules: &$s.rules,
+            catalogue: &$s.catalogue,
+            kols_info: &$s.kols,
+            kind_weights: &$s.kind_weights,
+            debtor_kind: $s.debtor_kind,
+            promoted: &$s.promoted,
+            campaign_multiplier: $s.campaign_multiplier($d),
+            votes: &$s.votes,
+            keys: DayKeys::new($s.seed, $d),
+        }
+    };
+}
+
 impl Simulation {
     /// Builds the world and the engine for a scenario (its `run.seed` and sizes).
     pub fn new(scenario: Scenario) -> Result<Simulation, SimulationError> {
@@ -524,40 +545,15 @@ impl Simulation {
     }
 
     fn behaviour(&self, d: Day) -> Behaviour<'_> {
-        Behaviour {
-            seed: self.seed,
-            day: d,
-            world: &self.scenario.world,
-            rules: &self.rules,
-            catalogue: &self.catalogue,
-            kols_info: &self.kols,
-            kind_weights: &self.kind_weights,
-            debtor_kind: self.debtor_kind,
-            promoted: &self.promoted,
-            campaign_multiplier: self.campaign_multiplier(d),
-            votes: &self.votes,
-            keys: DayKeys::new(self.seed, d),
-        }
+        behaviour!(self, d)
     }
 
     /// Every group this shard holds plans and acts in parallel inside the engine's day;
     /// then the groupless. Returns the engine's part and the truths (groups', groupless').
     #[allow(clippy::type_complexity)]
     fn groups_day(&mut self, d: Day) -> (LocalDay, Vec<(IncidentId, bool)>, Vec<(IncidentId, bool)>, Vec<IncidentId>) {
-        let behaviour = Behaviour {
-            seed: self.seed,
-            day: d,
-            world: &self.scenario.world,
-            rules: &self.rules,
-            catalogue: &self.catalogue,
-            kols_info: &self.kols,
-            kind_weights: &self.kind_weights,
-            debtor_kind: self.debtor_kind,
-            promoted: &self.promoted,
-            campaign_multiplier: self.campaign_multiplier(d),
-            votes: &self.votes,
-            keys: DayKeys::new(self.seed, d),
-        };
+        // Field by field (not `self.behaviour(d)`): the engine is borrowed mutably below.
+        let behaviour = behaviour!(self, d);
         let mut groupless_truth = Vec::new();
         let (local, truths) = self.pool.install(|| {
             self.engine.day_local(

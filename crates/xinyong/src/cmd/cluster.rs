@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
+/// The `--help` section the cluster flags are listed under.
+const HEADING: &str = "Cluster (timely-dataflow; see docs/cluster.md)";
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClusterArgs {
     /// Run on a timely-dataflow cluster of -n processes (one per machine, or several on
     /// one) with -w worker threads each. Start the same command in every process, each with
     /// its own -p; process 0 writes the outputs. Results are the local run's, byte for byte.
-    #[arg(long, help_heading = "Cluster (timely-dataflow; see docs/cluster.md)")]
+    #[arg(long, help_heading = HEADING)]
     pub cluster: bool,
     /// Worker threads in each process (timely's -w).
     #[arg(
@@ -17,7 +20,7 @@ pub struct ClusterArgs {
         value_name = "W",
         default_value_t = 1,
         requires = "cluster",
-        help_heading = "Cluster (timely-dataflow; see docs/cluster.md)"
+        help_heading = HEADING
     )]
     pub workers: usize,
     /// Processes in the run (timely's -n).
@@ -27,7 +30,7 @@ pub struct ClusterArgs {
         value_name = "N",
         default_value_t = 1,
         requires = "cluster",
-        help_heading = "Cluster (timely-dataflow; see docs/cluster.md)"
+        help_heading = HEADING
     )]
     pub processes: usize,
     /// This process's index, 0..N (timely's -p).
@@ -37,7 +40,7 @@ pub struct ClusterArgs {
         value_name = "P",
         default_value_t = 0,
         requires = "cluster",
-        help_heading = "Cluster (timely-dataflow; see docs/cluster.md)"
+        help_heading = HEADING
     )]
     pub process: usize,
     /// Hostfile: one host:port per line, in process order (timely's -h; here -h is not
@@ -47,7 +50,7 @@ pub struct ClusterArgs {
         long = "hostfile",
         value_name = "FILE",
         requires = "cluster",
-        help_heading = "Cluster (timely-dataflow; see docs/cluster.md)"
+        help_heading = HEADING
     )]
     pub hostfile: Option<PathBuf>,
     /// Print help (-h is the cluster's hostfile).
