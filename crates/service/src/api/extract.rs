@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
-use xinyong_engine::IncidentId;
+use xinyong_engine::{IncidentId, ReportId};
 
 /// The roles an endpoint admits, as a type (so the check runs before the body is read).
 pub trait Access: Send + Sync + 'static {
@@ -166,9 +166,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(text) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))?;
+        let text = path_text(parts, state).await?;
         text.parse::<u32>().map(IdPath).map_err(|_| {
             ApiError::bad_request("invalid_id", format!("{text:?} is not an id: ids are whole numbers from 0"))
         })
@@ -182,13 +180,31 @@ impl<S: Send + Sync> FromRequestParts<S> for IncidentPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(text) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))?;
+        let text = path_text(parts, state).await?;
         text.parse::<IncidentId>()
             .map(IncidentPath)
             .map_err(|reason| ApiError::bad_request("invalid_incident_id", reason))
     }
+}
+
+/// A report (denunciation) id in the path: `r<day>-<citizen>-<seq>`, e.g. `r12-345-0`.
+pub struct ReportPath(pub ReportId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReportPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let text = path_text(parts, state).await?;
+        text.parse::<ReportId>().map(ReportPath).map_err(|reason| ApiError::bad_request("invalid_report_id", reason))
+    }
+}
+
+/// The one path parameter of a route, as text.
+async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
+    let Path(text) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))?;
+    Ok(text)
 }
 
 /// Deserializes an incident id from its wire form, for request bodies.

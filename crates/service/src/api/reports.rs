@@ -6,18 +6,15 @@
 //! Privacy: a denouncer sees only their own reports; the accused sees the incident a
 //! confirmed report became (with `source: "denunciation"`), never who filed it.
 
-use super::extract::{ApiJson, Auth, CitizenOnly, ReporterOrOperator};
+use super::extract::{ApiJson, Auth, CitizenOnly, ReportPath, ReporterOrOperator};
 use super::handlers::{Reply, engine, me_citizen, ok, read, written};
 use super::{Api, Doc};
 use crate::error::ApiError;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xinyong_engine::{
-    CitizenId, Command, Day, Engine, Outcome, Report, ReportId, ReportStatus, StoredDirectory, Voucher,
-};
+use xinyong_engine::{CitizenId, Command, Day, Engine, Outcome, Report, ReportStatus, StoredDirectory, Voucher};
 
 use super::App;
 
@@ -151,18 +148,4 @@ fn voucher(v: &Voucher) -> Value {
         "usable_from": v.id.day + 1,
         "expires": v.expires,
     })
-}
-
-/// A report id in the path (`r12-345-0`).
-pub struct ReportPath(pub ReportId);
-
-impl<S: Send + Sync> FromRequestParts<S> for ReportPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(text) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))?;
-        text.parse::<ReportId>().map(ReportPath).map_err(|reason| ApiError::bad_request("invalid_report_id", reason))
-    }
 }
