@@ -1,6 +1,6 @@
 //! The initial grouping of a synthetic population.
 
-use crate::population::{People, SyntheticDirectory};
+use crate::population::{People, SimDirectory};
 use rayon::prelude::*;
 use xinyong_engine::{CitizenId, Engine, Rules};
 
@@ -53,7 +53,7 @@ fn group_at(position: u64, sizes_base: u64, extra: u64, covered: u64) -> Option<
 /// places them directly into their group (`Engine::populate`). Memory: the groups
 /// themselves (8 bytes a citizen) plus the group centroids. Returns the centroids
 /// (row-major, `topics` values per group).
-pub fn form(engine: &mut Engine<SyntheticDirectory>, people: &People, rules: &Rules) -> Result<Vec<f32>, String> {
+pub fn form<D: SimDirectory>(engine: &mut Engine<D>, people: &People, rules: &Rules) -> Result<Vec<f32>, String> {
     let n = people.len();
     let topics = people.topics();
     let buckets = topics * topics * topics;
@@ -85,7 +85,7 @@ pub fn form(engine: &mut Engine<SyntheticDirectory>, people: &People, rules: &Ru
     let (base, extra) =
         if sizes.is_empty() { (1, 0) } else { (covered / sizes.len() as u64, covered % sizes.len() as u64) };
     let group_sizes: Vec<u32> = sizes.iter().map(|&s| s as u32).collect();
-    engine.directory_mut().prepare_groups(group_sizes.len());
+    engine.directory_mut().synthetic_mut().prepare_groups(group_sizes.len());
     let mut centroids = vec![0f32; group_sizes.len() * topics];
     let mut populate = engine.populate(n, &group_sizes).map_err(|e| e.to_string())?;
     // Pass 2: positions in id order, chunk by chunk (keys in parallel, placement in order).
@@ -129,15 +129,15 @@ pub fn balanced(people: &People, rules: &Rules, seed: u64) -> Result<xinyong_gro
 
 /// Registers everyone in the engine into the groups of `grouping` (leftovers groupless),
 /// in id order. Returns the group centroids (row-major, `topics` values per group).
-pub fn populate(
-    engine: &mut Engine<SyntheticDirectory>,
+pub fn populate<D: SimDirectory>(
+    engine: &mut Engine<D>,
     people: &People,
     grouping: &xinyong_grouping::Grouping,
 ) -> Result<Vec<f32>, String> {
     let n = people.len();
     let topics = people.topics();
     let sizes = grouping.sizes();
-    engine.directory_mut().prepare_groups(sizes.len());
+    engine.directory_mut().synthetic_mut().prepare_groups(sizes.len());
     let mut centroids = vec![0f32; sizes.len() * topics];
     let mut populate = engine.populate(n, &sizes).map_err(|e| e.to_string())?;
     let mut profile = vec![0f32; topics];

@@ -22,6 +22,7 @@ pub mod experiment;
 pub mod grouping;
 pub mod memory;
 pub mod metrics;
+pub mod mixed;
 pub mod output;
 pub mod population;
 pub mod scenario;

@@ -439,6 +439,30 @@ pub struct GroupState {
     pub debtors: Vec<(u32, CitizenId)>,
 }
 
+/// What the simulator needs of its engine's directory: the synthetic one, alone
+/// ([`SyntheticDirectory`]) or beside real people's declarations (a mixed world, see
+/// [`crate::mixed::MixedDirectory`]).
+pub trait SimDirectory: Directory + Send + Sync {
+    fn synthetic(&self) -> &SyntheticDirectory;
+    fn synthetic_mut(&mut self) -> &mut SyntheticDirectory;
+    /// Whether the simulator decides this citizen's actions (false for a real person).
+    fn is_simulated(&self, citizen: CitizenId) -> bool;
+}
+
+impl SimDirectory for SyntheticDirectory {
+    fn synthetic(&self) -> &SyntheticDirectory {
+        self
+    }
+
+    fn synthetic_mut(&mut self) -> &mut SyntheticDirectory {
+        self
+    }
+
+    fn is_simulated(&self, _: CitizenId) -> bool {
+        true
+    }
+}
+
 /// How many candidate groups a placement's first attempt considers.
 const PLACEMENT_SHORTLIST: usize = 16;
 
@@ -507,6 +531,67 @@ impl SyntheticDirectory {
         if own == 0.0 || theirs == 0.0 { 0.0 } else { dot / (own.sqrt() * theirs.sqrt()) }
     }
 
+    /// Group `g`'s mean interest profile at formation (None for a group made later).
+    pub fn centroid(&self, g: GroupId) -> Option<&[f32]> {
+        let topics = self.people.topics();
+        self.centroids.get(g.index() * topics..(g.index() + 1) * topics)
+    }
+
+    /// The interests of a dense profile (a person's declared one): its three heaviest topics,
+    /// weights normalised, as the simulator's own citizens have.
+    pub fn interests_of_profile(&self, profile: &[f32]) -> Interests {
+        let topics = self.people.topics();
+        let mut order: Vec<usize> = (0..topics.min(profile.len())).collect();
+        order.sort_by(|&a, &b| profile[b].total_cmp(&profile[a]).then(a.cmp(&b)));
+        let pick = |k: usize| order.get(k).copied().unwrap_or(0);
+        let mut weights = [0f32; INTERESTS];
+        for (k, w) in weights.iter_mut().enumerate() {
+            *w = order.get(k).map(|&t| profile[t].max(0.0)).unwrap_or(0.0);
+        }
+        let sum: f32 = weights.iter().sum();
+        if sum > 0.0 {
+            weights.iter_mut().for_each(|w| *w /= sum);
+        } else {
+            weights = [1.0, 0.0, 0.0];
+        }
+        let mut topics = [0u8; INTERESTS];
+        for (k, t) in topics.iter_mut().enumerate() {
+            *t = pick(k) as u8;
+        }
+        Interests { topics, weights }
+    }
+
+    /// [`Directory::placement_candidates`] for given interests (the simulator's placement,
+    /// for a citizen whose interests are not the seed's).
+    pub fn placement_for(&self, interests: &Interests, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
+        out.clear();
+        match attempt {
+            0 => {
+                if let Some(same) = self.by_key.get(&interests.key()) {
+                    self.ranked(interests, same, PLACEMENT_SHORTLIST, out);
+                }
+                if out.is_empty() {
+                    self.ranked(interests, &self.by_main_topic[interests.main() as usize], PLACEMENT_SHORTLIST, out);
+                }
+            }
+            1 => self.ranked(interests, &self.by_main_topic[interests.main() as usize], usize::MAX, out),
+            // Every group, ranked: only reached when no group of the citizen's main topic has room.
+            2 => {
+                let all: Vec<GroupId> = (0..groups.min(self.groups.len() as u32)).map(GroupId).collect();
+                self.ranked(interests, &all, usize::MAX, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// The state of group `g`, made on first use for a group created after formation.
+    fn group_state(&mut self, group: GroupId) -> &mut GroupState {
+        if group.index() >= self.groups.len() {
+            self.groups.resize(group.index() + 1, GroupState::default());
+        }
+        &mut self.groups[group.index()]
+    }
+
     fn ranked(&self, interests: &Interests, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
         let mut scored: Vec<(f64, GroupId)> = groups.iter().map(|&g| (self.similarity(interests, g), g)).collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -527,31 +612,13 @@ impl Directory for SyntheticDirectory {
     /// Attempt 0: the most similar groups with the citizen's interest key; attempt 1: the
     /// most similar groups with their main topic; attempt 2: every group.
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
-        out.clear();
-        let interests = self.people.interests(citizen);
-        match attempt {
-            0 => {
-                if let Some(same) = self.by_key.get(&interests.key()) {
-                    self.ranked(&interests, same, PLACEMENT_SHORTLIST, out);
-                }
-                if out.is_empty() {
-                    self.ranked(&interests, &self.by_main_topic[interests.main() as usize], PLACEMENT_SHORTLIST, out);
-                }
-            }
-            1 => self.ranked(&interests, &self.by_main_topic[interests.main() as usize], usize::MAX, out),
-            // Every group, ranked: only reached when no group of the citizen's main topic has room.
-            2 => {
-                let all: Vec<GroupId> = (0..groups.min(self.groups.len() as u32)).map(GroupId).collect();
-                self.ranked(&interests, &all, usize::MAX, out);
-            }
-            _ => {}
-        }
+        self.placement_for(&self.people.interests(citizen), attempt, groups, out);
     }
 
     fn joined(&mut self, citizen: CitizenId, group: GroupId) {
         let p = self.people.propensity_fixed(citizen);
         let debt = self.people.debt_offset(citizen);
-        let state = &mut self.groups[group.index()];
+        let state = self.group_state(group);
         state.propensity_sum += p;
         if let Some(offset) = debt {
             let at = state.debtors.binary_search(&(offset, citizen)).unwrap_or_else(|e| e);
@@ -562,7 +629,7 @@ impl Directory for SyntheticDirectory {
     fn left(&mut self, citizen: CitizenId, group: GroupId) {
         let p = self.people.propensity_fixed(citizen);
         let debt = self.people.debt_offset(citizen);
-        let state = &mut self.groups[group.index()];
+        let state = self.group_state(group);
         state.propensity_sum -= p;
         if let Some(offset) = debt
             && let Ok(at) = state.debtors.binary_search(&(offset, citizen))

@@ -15,15 +15,15 @@
 
 use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
 use crate::metrics::{DenunciationRow, MetricsRow, percentile_sorted};
-use crate::population::{Catalogue, Kols, People, SyntheticDirectory, topic_weights};
+use crate::population::{Catalogue, Kols, People, SimDirectory, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
 use crate::world::GroupingMethod;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use xinyong_engine::{
-    CitizenId, Day, DayReport, Engine, EngineOptions, Executor, GroupId, IncidentId, KolId, LedgerMode, LocalDay,
-    ProductId, Restriction, Rules,
+    CitizenId, Command, Day, DayReport, Engine, EngineOptions, Executor, GroupId, IncidentId, KolId, LedgerMode,
+    LocalDay, Outcome, ProductId, Refusal, Restriction, Rules,
 };
 use xinyong_random::{Key, Stream};
 
@@ -148,15 +148,20 @@ struct Truth {
     denounced_false_today: u64,
 }
 
-fn bit_set(bits: &mut [u64], i: usize) -> bool {
+/// Sets bit `i` (growing the set: real people join a mixed world after it started);
+/// returns whether it was clear.
+fn bit_set(bits: &mut Vec<u64>, i: usize) -> bool {
     let (w, b) = (i / 64, 1u64 << (i % 64));
+    if w >= bits.len() {
+        bits.resize(w + 1, 0);
+    }
     let was = bits[w] & b != 0;
     bits[w] |= b;
     !was
 }
 
 fn bit_get(bits: &[u64], i: usize) -> bool {
-    bits[i / 64] & (1u64 << (i % 64)) != 0
+    bits.get(i / 64).is_some_and(|w| w & (1u64 << (i % 64)) != 0)
 }
 
 /// Running totals over the whole run.
@@ -187,12 +192,13 @@ pub struct Totals {
     pub denunciation: Option<DenunciationRow>,
 }
 
-/// A running simulation.
-pub struct Simulation {
+/// A running simulation. `D` is its engine's directory: the synthetic one, or a mixed
+/// world's ([`crate::mixed`]), where real people live among the simulated citizens.
+pub struct Simulation<D: SimDirectory = SyntheticDirectory> {
     scenario: Scenario,
     rules: Rules,
     seed: u64,
-    engine: Engine<SyntheticDirectory>,
+    engine: Engine<D>,
     catalogue: Catalogue,
     kols: Kols,
     kind_weights: Vec<f64>,
@@ -213,6 +219,11 @@ pub struct Simulation {
     scandal_events: Vec<ScandalEvent>,
     timings: Timings,
     pool: rayon::ThreadPool,
+    /// When set, every engine command the simulated citizens send is kept here, in order
+    /// (a mixed world logs them: [`Simulation::step_on`]).
+    journal: Option<Vec<Command>>,
+    /// With a journal: the report of the last close.
+    journal_report: Option<DayReport>,
 }
 
 /// Where the time went (wall clock), for `bench` and the end-of-run breakdown.
@@ -271,7 +282,7 @@ macro_rules! behaviour {
     };
 }
 
-impl Simulation {
+impl Simulation<SyntheticDirectory> {
     /// Builds the world and the engine for a scenario (its `run.seed` and sizes).
     pub fn new(scenario: Scenario) -> Result<Simulation, SimulationError> {
         Simulation::with_driver(scenario, Driver::Groups)
@@ -279,17 +290,27 @@ impl Simulation {
 
     /// [`Simulation::new`] with a chosen driver (the results are the same).
     pub fn with_driver(scenario: Scenario, driver: Driver) -> Result<Simulation, SimulationError> {
-        Simulation::build(scenario, driver, Shard::WHOLE)
+        Simulation::build(scenario, driver, Shard::WHOLE, None, |d| d)
     }
 
     /// One shard of a run split over `shard.count` workers: it holds the members of
     /// [`Shard::groups`] and steps with [`Simulation::step_local`] and
     /// [`Simulation::step_finish`], exchanging [`DayPart`]s with the other shards.
     pub fn with_shard(scenario: Scenario, shard: Shard) -> Result<Simulation, SimulationError> {
-        Simulation::build(scenario, Driver::Groups, shard)
+        Simulation::build(scenario, Driver::Groups, shard, None, |d| d)
     }
+}
 
-    fn build(scenario: Scenario, driver: Driver, shard: Shard) -> Result<Simulation, SimulationError> {
+impl<D: SimDirectory> Simulation<D> {
+    /// Builds the world; `wrap` makes the engine's directory from the synthetic one, and
+    /// `options` replaces the simulator's engine options (a mixed world keeps everything).
+    pub(crate) fn build(
+        scenario: Scenario,
+        driver: Driver,
+        shard: Shard,
+        options: Option<EngineOptions>,
+        wrap: impl FnOnce(SyntheticDirectory) -> D + Send,
+    ) -> Result<Simulation<D>, SimulationError> {
         if !shard.is_whole() && driver != Driver::Groups {
             return Err(SimulationError::ShardNeedsGroups);
         }
@@ -299,7 +320,7 @@ impl Simulation {
             .num_threads(scenario.run.threads as usize)
             .build()
             .map_err(|e| SimulationError::Threads(e.to_string()))?;
-        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver, shard))?;
+        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver, shard, options, wrap))?;
         let kind_weights = rules
             .policy
             .incident_kinds
@@ -336,6 +357,8 @@ impl Simulation {
             scandal_events: Vec::new(),
             timings: Timings { setup_seconds: started.elapsed().as_secs_f64(), ..Timings::default() },
             pool,
+            journal: None,
+            journal_report: None,
         })
     }
 
@@ -343,8 +366,24 @@ impl Simulation {
         &self.scenario
     }
 
-    pub fn engine(&self) -> &Engine<SyntheticDirectory> {
+    pub fn engine(&self) -> &Engine<D> {
         &self.engine
+    }
+
+    pub(crate) fn engine_slot(&mut self) -> &mut Engine<D> {
+        &mut self.engine
+    }
+
+    /// Keeps every engine command from now on (see [`Simulation::take_journal`]).
+    pub(crate) fn start_journal(&mut self) {
+        self.journal = Some(Vec::new());
+        self.journal_report = None;
+    }
+
+    /// The commands kept since [`Simulation::start_journal`] and the last close's report;
+    /// stops keeping them.
+    pub(crate) fn take_journal(&mut self) -> (Vec<Command>, Option<DayReport>) {
+        (self.journal.take().unwrap_or_default(), self.journal_report.take())
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -416,6 +455,9 @@ impl Simulation {
                 self.global_steps(d);
                 let t1 = std::time::Instant::now();
                 let report = self.step_by_citizens(d);
+                if self.journal.is_some() {
+                    self.journal_report = Some(report.clone());
+                }
                 let t2 = std::time::Instant::now();
                 self.record(d, report);
                 let t3 = std::time::Instant::now();
@@ -544,10 +586,6 @@ impl Simulation {
         self.appeals(d);
     }
 
-    fn behaviour(&self, d: Day) -> Behaviour<'_> {
-        behaviour!(self, d)
-    }
-
     /// Every group this shard holds plans and acts in parallel inside the engine's day;
     /// then the groupless. Returns the engine's part and the truths (groups', groupless').
     #[allow(clippy::type_complexity)]
@@ -559,7 +597,7 @@ impl Simulation {
             self.engine.day_local(
                 &Rayon,
                 |g| {
-                    let directory = g.directory();
+                    let directory = g.directory().synthetic();
                     let state = &directory.groups[g.id().index()];
                     let plan = behaviour.plan_group(
                         g.id(),
@@ -598,7 +636,7 @@ impl Simulation {
                     (!truth.is_empty()).then_some((truth, denounced_false))
                 },
                 |g| {
-                    let plan = behaviour.plan_groupless(g.members(), &g.directory().people, g.kols());
+                    let plan = behaviour.plan_groupless(g.members(), &g.directory().synthetic().people, g.kols());
                     for &(i, kind, innocent) in &plan.incidents {
                         let id = g.report_incident(i, kind).expect("synthetic incidents are valid");
                         groupless_truth.push((id, innocent));
@@ -622,9 +660,12 @@ impl Simulation {
         (local, truth, groupless_truth, denounced_false)
     }
 
-    /// Plans every group in parallel, then applies each action as a command by citizen id.
+    /// Plans every group in parallel, then applies each action as an engine command by
+    /// citizen id ([`Simulation::exec`]). In a mixed world the plans of real people are
+    /// dropped — their answers, orders, denunciations and appeals are their own — while the
+    /// cameras see them like anyone.
     fn step_by_citizens(&mut self, d: Day) -> DayReport {
-        let behaviour = self.behaviour(d);
+        let behaviour = behaviour!(self, d);
         let engine = &self.engine;
         let plans: Vec<(Vec<CitizenId>, Plan)> = self.pool.install(|| {
             (0..engine.group_count())
@@ -632,7 +673,7 @@ impl Simulation {
                 .map(|g| {
                     let gid = GroupId(g);
                     let group = engine.group(gid).expect("group exists");
-                    let directory = engine.directory();
+                    let directory = engine.directory().synthetic();
                     let plan = behaviour.plan_group(
                         gid,
                         group.members(),
@@ -647,7 +688,8 @@ impl Simulation {
                 .collect()
         });
         let groupless: Vec<CitizenId> = engine.groupless().iter().map(|e| e.member.citizen).collect();
-        let groupless_plan = behaviour.plan_groupless(engine.groupless(), &engine.directory().people, engine.kols());
+        let groupless_plan =
+            behaviour.plan_groupless(engine.groupless(), &engine.directory().synthetic().people, engine.kols());
         let notices: Vec<Vec<(IncidentId, Vec<CitizenId>)>> = engine
             .groups()
             .iter()
@@ -656,19 +698,34 @@ impl Simulation {
         let all = plans.iter().map(|(m, p)| (m, p)).chain(std::iter::once((&groupless, &groupless_plan)));
         let mut learned = Vec::new();
         let mut denounced_false = Vec::new();
+        let kinds: Vec<String> = self.rules.policy.incident_kinds.iter().map(|k| k.name.clone()).collect();
+        let kind_name = |k: u8| kinds[k as usize].clone();
         for (members, plan) in all.clone() {
             for &(slot, kind, innocent) in &plan.incidents {
-                let id = self.engine.report_incident(members[slot], kind, d).expect("synthetic incidents are valid");
-                learned.push((id, innocent));
+                let command = Command::ReportIncident { citizen: members[slot], kind: kind_name(kind), day: Some(d) };
+                let Ok(Outcome::Incident { incident }) = self.exec(command) else {
+                    panic!("synthetic incidents are valid")
+                };
+                learned.push((incident, innocent));
             }
             for n in &plan.denunciations {
-                let kind = self.rules.policy.incident_kinds[n.kind as usize].name.clone();
-                let Ok(report) = self.engine.denounce(members[n.denouncer], members[n.accused], &kind, d) else {
+                if !self.engine.directory().is_simulated(members[n.denouncer]) {
                     continue;
+                }
+                let command = Command::Denounce {
+                    citizen: members[n.denouncer],
+                    accused: members[n.accused],
+                    kind: kind_name(n.kind),
+                    day: Some(d),
                 };
-                let decided =
-                    self.engine.decide_report(report, n.confirmed).expect("a report filed today can be decided");
-                if let Some(id) = decided {
+                // Past `max_reports_per_day` the engine refuses, as it would a person.
+                let Ok(Outcome::Report { report }) = self.exec(command) else { continue };
+                let Ok(Outcome::ReportDecided { incident }) =
+                    self.exec(Command::DecideReport { report, confirmed: n.confirmed })
+                else {
+                    panic!("a report filed today can be decided")
+                };
+                if let Some(id) = incident {
                     learned.push((id, n.innocent));
                     if n.innocent {
                         denounced_false.push(id);
@@ -679,14 +736,19 @@ impl Simulation {
         for (g, (_, plan)) in plans.iter().enumerate() {
             for &(batch, recipient, answer) in &plan.answers {
                 let (incident, recipients) = &notices[g][batch];
-                self.engine
-                    .answer_notice(recipients[recipient], *incident, answer)
-                    .expect("recipients answer their own open notices");
+                let citizen = recipients[recipient];
+                if self.engine.directory().is_simulated(citizen) {
+                    self.exec(Command::AnswerNotice { citizen, incident: *incident, answer })
+                        .expect("recipients answer their own open notices");
+                }
             }
         }
         for (members, plan) in all {
             for &(slot, product, units, via) in &plan.orders {
-                let _ = self.engine.place_order(members[slot], product, units, via);
+                if self.engine.directory().is_simulated(members[slot]) {
+                    // Travel bans refuse some orders: that is the point, and the engine counts them.
+                    let _ = self.exec(Command::PlaceOrder { citizen: members[slot], product, units, via });
+                }
             }
         }
         for (id, innocent) in learned {
@@ -695,7 +757,20 @@ impl Simulation {
         for id in denounced_false {
             self.learn_denounced_false(id);
         }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(Command::CloseDay);
+        }
         self.pool.install(|| self.engine.close_day_with(&Rayon))
+    }
+
+    /// Applies one engine command, as the live service does, and keeps it in the journal
+    /// when there is one.
+    fn exec(&mut self, command: Command) -> Result<Outcome, Refusal> {
+        let result = self.engine.apply(&command);
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(command);
+        }
+        result
     }
 
     /// Remembers an incident the cameras (or courts) reported, and whether it was false.
@@ -721,12 +796,15 @@ impl Simulation {
     }
 
     fn scandals_and_promotions(&mut self, d: Day) {
-        for (i, p) in self.catalogue.products.iter().enumerate() {
-            if p.scandal_rate > 0.0
-                && Key::new(self.seed, Stream::Scandal, d as u64, i as u64).uniform() < p.scandal_rate
-            {
-                self.engine.reveal_scandal(ProductId(i as u32)).expect("catalogue products exist");
-            }
+        let seed = self.seed;
+        let scandals: Vec<usize> = (self.catalogue.products.iter().enumerate())
+            .filter(|(i, p)| {
+                p.scandal_rate > 0.0 && Key::new(seed, Stream::Scandal, d as u64, *i as u64).uniform() < p.scandal_rate
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in scandals {
+            self.exec(Command::RevealScandal { product: ProductId(i as u32) }).expect("catalogue products exist");
         }
         self.promoted.clear();
         for k in 0..self.kols.len() as u32 {
@@ -734,7 +812,7 @@ impl Simulation {
             self.promoted.push(products.first().copied().unwrap_or(ProductId(u32::MAX)));
             for product in products {
                 // The same product drawn twice is one promotion.
-                let _ = self.engine.promote(KolId(k), product);
+                let _ = self.exec(Command::Promote { kol: KolId(k), product });
             }
         }
     }
@@ -751,7 +829,7 @@ impl Simulation {
         if let Some(due) = self.decisions.remove(&d) {
             for (incident, granted) in due {
                 // The incident may have been pruned only after its appeal is decided, so this holds.
-                self.engine.decide_appeal(incident, granted).expect("a filed appeal can be decided");
+                self.exec(Command::DecideAppeal { incident, granted }).expect("a filed appeal can be decided");
             }
         }
         let model = self.scenario.world.appeals.clone();
@@ -763,7 +841,11 @@ impl Simulation {
             } else {
                 (model.file_rate_true, model.grant_rate_true)
             };
-            if draws.bernoulli(file) && self.engine.file_appeal(incident.citizen, incident).is_ok() {
+            // Real people file their own appeals.
+            if draws.bernoulli(file)
+                && self.engine.directory().is_simulated(incident.citizen)
+                && self.exec(Command::FileAppeal { citizen: incident.citizen, incident }).is_ok()
+            {
                 self.decisions.entry(d + model.review_days).or_default().push((incident, draws.bernoulli(grant)));
             }
         }
@@ -926,12 +1008,14 @@ impl Simulation {
 }
 
 /// Generates the population, forms the groups, fills the catalogue.
-fn build_world(
+fn build_world<D: SimDirectory>(
     scenario: &Scenario,
     rules: &Rules,
     driver: Driver,
     shard: Shard,
-) -> Result<(Engine<SyntheticDirectory>, Catalogue, Kols), SimulationError> {
+    options: Option<EngineOptions>,
+    wrap: impl FnOnce(SyntheticDirectory) -> D,
+) -> Result<(Engine<D>, Catalogue, Kols), SimulationError> {
     let seed = scenario.run.seed;
     let world = &scenario.world;
     let n = scenario.run.citizens;
@@ -941,8 +1025,9 @@ fn build_world(
     let people = People::new(world, n, seed, &catalogue, &kols);
     let mut directory = SyntheticDirectory::new(people.clone(), &catalogue);
     directory.prepare_groups(0);
+    let directory = wrap(directory);
     let ledger = if n <= scenario.run.ledger_max_citizens { LedgerMode::Full } else { LedgerMode::Totals };
-    let options = EngineOptions {
+    let options = options.unwrap_or(EngineOptions {
         ledger,
         keep_history: false,
         // The group driver never addresses citizens by id (4 bytes a citizen saved).
@@ -950,7 +1035,7 @@ fn build_world(
         // Simulated citizens appeal the day after the report: older incidents without a
         // pending appeal are never referred to again.
         incident_retention_days: Some(2),
-    };
+    });
     let mut engine = Engine::new(rules.clone(), directory, options);
     // Every shard runs the same formation: its own groups get members, the others only
     // sizes (and centroids).
@@ -977,7 +1062,7 @@ fn build_world(
     }
     .map_err(SimulationError::Grouping)?;
     drop(balanced);
-    engine.directory_mut().set_centroids(centroids, seed, world.voting.group_culture_sd);
+    engine.directory_mut().synthetic_mut().set_centroids(centroids, seed, world.voting.group_culture_sd);
     if world.commerce.enabled {
         for p in &catalogue.products {
             engine.add_product(p.spec.clone()).expect("generated products are valid");
