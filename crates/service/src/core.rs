@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use xinyong_engine::{Answer, Cause, Command, Outcome, Policy, SettledOrder};
+use xinyong_sim::Scenario;
 use xinyong_store::{CommitHandle, Committer, CommitterConfig, NewRecord, Store};
 
 /// How records reach the disk.
@@ -174,6 +175,10 @@ pub struct Started {
     pub replay_ms: u64,
     /// The policy given at start differs from the one in the log (the log wins).
     pub policy_ignored: bool,
+    /// A synthetic population was given at start but the log already holds its world.
+    pub synthetic_ignored: bool,
+    /// The log is a mixed world's (real people among simulated citizens).
+    pub mixed: bool,
 }
 
 /// Start-up settings the core needs.
@@ -186,6 +191,8 @@ pub struct OpenOptions {
     pub snapshot_every: u64,
     pub commit: CommitMode,
     pub self_registration: bool,
+    /// A synthetic population for a *new* log (a mixed world); an existing log keeps its own.
+    pub synthetic: Option<Scenario>,
 }
 
 /// Reads the log (from the newest snapshot), or starts a new one; returns the core, ready to
@@ -288,6 +295,17 @@ pub fn open(options: OpenOptions) -> Result<(Core, Committer, Started), ServeErr
         applied.result.map_err(|e| ServeError::Other(e.to_string()))?;
         last_seq = *append_now(store.as_mut(), &LoggedCommand { account: None, accepted: 0, command })?.end();
     }
+    if let Some(scenario) = &options.synthetic {
+        if state.mixed.is_none() && state.in_setup() {
+            let command = ServiceCommand::Synthetic { scenario: Box::new(scenario.clone()) };
+            state.apply(&command).result.map_err(|e| ServeError::Other(format!("the synthetic population: {e}")))?;
+            last_seq = *append_now(store.as_mut(), &LoggedCommand { account: None, accepted: 0, command })?.end();
+        } else {
+            started.synthetic_ignored = true;
+            tracing::info!("the log already holds its world; the synthetic population given at start is ignored");
+        }
+    }
+    started.mixed = state.mixed.is_some();
     started.last_seq = last_seq;
     started.replay_ms = started_at.elapsed().as_millis() as u64;
 
@@ -409,7 +427,8 @@ impl Core {
                     }
                 }
                 _ => {
-                    self.submit(&LoggedCommand { account, accepted: applied.accepted, command: command.clone() });
+                    let logged = applied.log_as.clone().unwrap_or_else(|| command.clone());
+                    self.submit(&LoggedCommand { account, accepted: applied.accepted, command: logged });
                 }
             }
         }
@@ -458,6 +477,10 @@ impl Core {
     /// committed). Snapshots only shorten restarts; a failure is logged and otherwise ignored.
     pub fn snapshot(&mut self) {
         self.since_snapshot = 0;
+        if self.state.mixed.is_some() {
+            // The synthetic population is not in a snapshot: a mixed world replays its log.
+            return;
+        }
         let seq = self.last_submitted();
         if seq == 0 {
             return;
@@ -510,7 +533,7 @@ impl Core {
     }
 
     fn citizen_account(&self, citizen: xinyong_engine::CitizenId) -> Option<u32> {
-        self.state.citizen_accounts.get(citizen.index()).copied()
+        self.state.citizen_account(citizen)
     }
 
     fn publish_events(&self, command: &ServiceCommand, result: &Result<Done, ApiError>, before: &Before) {

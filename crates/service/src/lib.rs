@@ -65,5 +65,5 @@ pub mod web;
 pub use crate::core::{CommitMode, Started};
 pub use error::{ApiError, ServeError};
 pub use server::{ServeConfig, Server, serve};
-pub use state::{LoggedCommand, Role, ServiceCommand, ServiceState};
+pub use state::{LoggedCommand, Role, SYNTHETIC_CITIZENS_MAX, ServiceCommand, ServiceState};
 pub use token::{Token, TokenHash};

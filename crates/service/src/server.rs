@@ -36,6 +36,9 @@ pub struct ServeConfig {
     pub commit: CommitMode,
     /// Let anyone create a citizen account with `POST /v1/register`.
     pub self_registration: bool,
+    /// Generate this scenario's synthetic population (its `run.citizens`, seed and world)
+    /// when the log is new: real people then live among simulated citizens (a mixed world).
+    pub synthetic: Option<xinyong_sim::Scenario>,
 }
 
 impl ServeConfig {
@@ -53,6 +56,7 @@ impl ServeConfig {
             use_snapshots: true,
             commit: CommitMode::Group,
             self_registration: false,
+            synthetic: None,
         }
     }
 }
@@ -84,6 +88,7 @@ impl Server {
             snapshot_every: config.snapshot_every,
             commit: config.commit,
             self_registration: config.self_registration,
+            synthetic: config.synthetic.clone(),
         };
         let (core, committer, started) = tokio::task::spawn_blocking(move || core::open(options))
             .await

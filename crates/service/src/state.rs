@@ -11,18 +11,25 @@
 use crate::error::ApiError;
 use crate::token::TokenHash;
 use serde::{Deserialize, Serialize};
-use xinyong_engine::{
-    CitizenId, Command, DayReport, Engine, EngineOptions, Fnv64, GroupId, Outcome, Policy, Refusal, StoredDirectory,
-};
+use xinyong_engine::{CitizenId, Command, DayReport, Engine, EngineOptions, Fnv64, GroupId, Outcome, Policy, Refusal};
+use xinyong_sim::mixed::MixedDirectory;
+use xinyong_sim::{Scenario, Simulation};
+
+/// The service's engine: its directory holds what real people declared and, in a mixed
+/// world, the synthetic population beside them.
+pub type ServiceEngine = Engine<MixedDirectory>;
 
 /// Version of the snapshot layout; a snapshot of another version is ignored (full replay).
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 /// Most citizens created by one request.
 pub const CITIZENS_PER_REQUEST_MAX: u32 = 10_000;
 /// Most commands in one batch record.
 pub const BATCH_COMMANDS_MAX: usize = 10_000;
 /// Longest account name, in bytes.
 pub const NAME_BYTES_MAX: usize = 200;
+/// Most simulated citizens in a mixed world (the live engine keeps a full ledger and
+/// history in memory).
+pub const SYNTHETIC_CITIZENS_MAX: u32 = 1_000_000;
 /// Most accounts of all kinds.
 pub const ACCOUNTS_MAX: usize = u32::MAX as usize - 1;
 
@@ -130,6 +137,18 @@ pub enum ServiceCommand {
     Batch {
         commands: Vec<Command>,
     },
+    /// Generates a scenario's synthetic population around the real people to come (a mixed
+    /// world, `serve --synthetic`): only while nothing exists yet. Replay regenerates it
+    /// from the scenario and its seed.
+    Synthetic {
+        scenario: Box<Scenario>,
+    },
+    /// A day closed in a mixed world: every engine command the simulated citizens sent at
+    /// the close, in order, ending with the close itself. Replay runs the simulated day
+    /// again and checks that it sends exactly these commands.
+    SimulatedDay {
+        commands: Vec<Command>,
+    },
 }
 
 impl ServiceCommand {
@@ -146,6 +165,8 @@ impl ServiceCommand {
             ServiceCommand::FormGroups { .. } => "form_groups".into(),
             ServiceCommand::Engine { command } => format!("engine.{}", engine_kind(command)),
             ServiceCommand::Batch { .. } => "batch".into(),
+            ServiceCommand::Synthetic { .. } => "synthetic".into(),
+            ServiceCommand::SimulatedDay { .. } => "simulated_day".into(),
         }
     }
 }
@@ -208,15 +229,30 @@ pub struct Applied {
     pub logged: bool,
     /// Engine commands accepted (0 or 1, or up to a batch's length).
     pub accepted: u32,
+    /// What goes into the log instead of the command itself: a day closed in a mixed
+    /// world is logged with the simulated citizens' commands ([`ServiceCommand::SimulatedDay`]).
+    pub log_as: Option<ServiceCommand>,
 }
 
 impl Applied {
     fn accepted(done: Done, accepted: u32) -> Applied {
-        Applied { result: Ok(done), logged: true, accepted }
+        Applied { result: Ok(done), logged: true, accepted, log_as: None }
     }
 
     fn refused(error: ApiError) -> Applied {
-        Applied { result: Err(error), logged: false, accepted: 0 }
+        Applied { result: Err(error), logged: false, accepted: 0, log_as: None }
+    }
+}
+
+/// The synthetic population of a mixed world and the simulator that drives it: rebuilt from
+/// the log's [`ServiceCommand::Synthetic`] record, never saved in a snapshot.
+pub struct MixedWorld {
+    pub sim: Box<Simulation<MixedDirectory>>,
+}
+
+impl std::fmt::Debug for MixedWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MixedWorld({} simulated citizens)", self.sim.scenario().run.citizens)
     }
 }
 
@@ -230,15 +266,21 @@ pub fn refusal_changes_state(command: &Command, refusal: &Refusal) -> bool {
         && (matches!(refusal, Refusal::TravelBanned { .. }) || !refusal.is_not_found())
 }
 
-/// The whole state of the service: what a snapshot holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The whole state of the service: what a snapshot holds (a mixed world's synthetic
+/// population apart: a mixed world takes no snapshots and replays its log).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ServiceState {
-    pub engine: Engine<StoredDirectory>,
+    pub engine: ServiceEngine,
     pub accounts: Vec<Account>,
-    /// Account of each citizen, by citizen id (citizen ids are dense).
+    /// Account of each real citizen, by citizen id past the simulated ones (ids are dense).
     pub citizen_accounts: Vec<u32>,
-    /// Account of each KOL, by KOL id.
+    /// Account of each real KOL, by KOL id past the simulated ones.
     pub kol_accounts: Vec<u32>,
+    /// KOLs generated with a mixed world's synthetic population (the first KOL ids).
+    #[serde(default)]
+    pub simulated_kols: u32,
+    #[serde(skip)]
+    pub mixed: Option<MixedWorld>,
     pub brands: Vec<Named>,
     pub reporters: Vec<Named>,
     /// The engine's report of every closed day, in order (the operator's history charts).
@@ -267,10 +309,12 @@ impl ServiceState {
             ApiError::invalid("invalid_policy", e.to_string()).with_details(serde_json::json!({"key": e.key}))
         })?;
         Ok(ServiceState {
-            engine: Engine::new(rules, StoredDirectory::new(), EngineOptions::default()),
+            engine: Engine::new(rules, MixedDirectory::stored_only(), EngineOptions::default()),
             accounts: vec![Account { role: Role::Operator, subject: 0, name: "operator".into(), token: *operator }],
             citizen_accounts: Vec::new(),
             kol_accounts: Vec::new(),
+            simulated_kols: 0,
+            mixed: None,
             brands: Vec::new(),
             reporters: Vec::new(),
             days: Vec::new(),
@@ -311,7 +355,7 @@ impl ServiceState {
                 }
                 match policy.validate() {
                     Ok(rules) => {
-                        self.engine = Engine::new(rules, StoredDirectory::new(), EngineOptions::default());
+                        self.engine = Engine::new(rules, MixedDirectory::stored_only(), EngineOptions::default());
                         Applied::accepted(Done::Nothing, 0)
                     }
                     Err(e) => Applied::refused(
@@ -339,7 +383,11 @@ impl ServiceState {
                     Err(refusal) => return Applied::refused(refusal.into()),
                 };
                 let first_account = self.accounts.len() as u32;
-                debug_assert_eq!(self.citizen_accounts.len() as u32, ids.start, "citizen ids are dense");
+                debug_assert_eq!(
+                    self.citizen_accounts.len() as u32 + self.engine.directory().simulated_count(),
+                    ids.start,
+                    "citizen ids are dense"
+                );
                 for (citizen, token) in ids.zip(tokens) {
                     self.citizen_accounts.push(self.accounts.len() as u32);
                     self.accounts.push(Account {
@@ -362,7 +410,7 @@ impl ServiceState {
                     Ok(kol) => kol,
                     Err(refusal) => return Applied::refused(refusal.into()),
                 };
-                debug_assert_eq!(self.kol_accounts.len() as u32, kol.0, "KOL ids are dense");
+                debug_assert_eq!(self.kol_accounts.len() as u32 + self.simulated_kols, kol.0, "KOL ids are dense");
                 self.kol_accounts.push(self.accounts.len() as u32);
                 self.add_accounts(Role::Kol, name, std::iter::once((kol.0, *token)))
             }
@@ -386,14 +434,50 @@ impl ServiceState {
                 Ok(()) => Applied::accepted(Done::Nothing, assignments.len() as u32),
                 Err(refusal) => Applied::refused(refusal.into()),
             },
+            ServiceCommand::Engine { command: Command::CloseDay } if self.mixed.is_some() => {
+                let commands = self.simulated_day();
+                let report = self.days.last().expect("the day was recorded").clone();
+                Applied {
+                    result: Ok(Done::Engine(Outcome::DayClosed { report: Box::new(report) })),
+                    logged: true,
+                    accepted: 1,
+                    log_as: Some(ServiceCommand::SimulatedDay { commands }),
+                }
+            }
             ServiceCommand::Engine { command } => match self.apply_engine(command) {
                 Ok(outcome) => Applied::accepted(Done::Engine(outcome), 1),
                 Err(refusal) => Applied {
                     logged: refusal_changes_state(command, &refusal),
                     result: Err(refusal.into()),
                     accepted: 0,
+                    log_as: None,
                 },
             },
+            ServiceCommand::Synthetic { scenario } => self.generate(scenario),
+            ServiceCommand::SimulatedDay { commands } => {
+                if self.mixed.is_none() {
+                    return Applied::refused(ApiError::conflict(
+                        "not_mixed",
+                        "a simulated day needs a synthetic population (serve --synthetic)",
+                    ));
+                }
+                let sent = self.simulated_day();
+                if sent != *commands {
+                    let first =
+                        sent.iter().zip(commands).position(|(a, b)| a != b).unwrap_or(sent.len().min(commands.len()));
+                    return Applied::refused(ApiError::conflict(
+                        "simulated_day_diverged",
+                        format!(
+                            "the simulated citizens sent {} commands where the log holds {}; the first difference is at \
+                             command {first}: the log was written by another version of the simulator",
+                            sent.len(),
+                            commands.len()
+                        ),
+                    ));
+                }
+                let report = self.days.last().expect("the day was recorded").clone();
+                Applied::accepted(Done::Engine(Outcome::DayClosed { report: Box::new(report) }), 1)
+            }
             ServiceCommand::Batch { commands } => {
                 if commands.is_empty() || commands.len() > BATCH_COMMANDS_MAX {
                     return Applied::refused(ApiError::invalid(
@@ -417,9 +501,67 @@ impl ServiceState {
                         result
                     })
                     .collect();
-                Applied { result: Ok(Done::Batch(results)), logged, accepted }
+                Applied { result: Ok(Done::Batch(results)), logged, accepted, log_as: None }
             }
         }
+    }
+
+    /// Generates a mixed world's synthetic population: the simulator builds it and the
+    /// service takes the engine.
+    fn generate(&mut self, scenario: &Scenario) -> Applied {
+        if !self.in_setup() || self.mixed.is_some() {
+            return Applied::refused(ApiError::conflict(
+                "world_locked",
+                "a synthetic population is generated only while nothing else exists yet",
+            ));
+        }
+        if scenario.run.citizens == 0 || scenario.run.citizens > SYNTHETIC_CITIZENS_MAX {
+            return Applied::refused(
+                ApiError::invalid(
+                    "invalid_scenario",
+                    format!("run.citizens: a mixed world has 1 to {SYNTHETIC_CITIZENS_MAX} simulated citizens"),
+                )
+                .with_details(serde_json::json!({"key": "run.citizens"})),
+            );
+        }
+        if let Err((key, message)) = scenario.check() {
+            return Applied::refused(
+                ApiError::invalid("invalid_scenario", format!("{key}: {message}"))
+                    .with_details(serde_json::json!({"key": key})),
+            );
+        }
+        let mut sim = match Simulation::mixed(scenario.clone()) {
+            Ok(sim) => sim,
+            Err(e) => return Applied::refused(ApiError::invalid("invalid_scenario", e.to_string())),
+        };
+        let rules = sim.engine().rules().clone();
+        let mut engine = Engine::new(rules, MixedDirectory::stored_only(), EngineOptions::default());
+        sim.swap_engine(&mut engine);
+        self.engine = engine;
+        self.simulated_kols = self.engine.kols().len() as u32;
+        self.scenario = Some(scenario.run.name.clone());
+        self.mixed = Some(MixedWorld { sim: Box::new(sim) });
+        Applied::accepted(Done::Nothing, 0)
+    }
+
+    /// The simulated citizens act on the live engine and the day closes; returns their
+    /// commands (ending with the close) and records the day's report.
+    fn simulated_day(&mut self) -> Vec<Command> {
+        let mixed = self.mixed.as_mut().expect("a mixed world");
+        let day = mixed.sim.step_on(&mut self.engine);
+        self.days.push(day.report);
+        day.commands
+    }
+
+    /// The account of a real citizen (simulated citizens have none).
+    pub fn citizen_account(&self, citizen: CitizenId) -> Option<u32> {
+        let first_real = self.engine.directory().simulated_count();
+        citizen.0.checked_sub(first_real).and_then(|i| self.citizen_accounts.get(i as usize)).copied()
+    }
+
+    /// Whether a citizen is a real person (false for a mixed world's simulated citizens).
+    pub fn is_real(&self, citizen: CitizenId) -> bool {
+        citizen.0 >= self.engine.directory().simulated_count()
     }
 
     fn add_accounts(&mut self, role: Role, name: &str, subjects: impl Iterator<Item = (u32, TokenHash)>) -> Applied {
@@ -432,6 +574,12 @@ impl ServiceState {
     }
 
     fn apply_engine(&mut self, command: &Command) -> Result<Outcome, Refusal> {
+        if self.mixed.is_some() && *command == Command::CloseDay {
+            return Err(Refusal::Unsupported {
+                what: "closing the day inside a batch".into(),
+                reason: "in a mixed world the day closes on its own, after the simulated citizens act".into(),
+            });
+        }
         let outcome = self.engine.apply(command)?;
         if let Outcome::DayClosed { report } = &outcome {
             self.days.push((**report).clone());

@@ -116,7 +116,9 @@ impl Directory for MixedDirectory {
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
         match &self.synthetic {
             Some(synthetic) => match self.stored.interests(citizen).filter(|_| self.is_real(citizen)) {
-                Some(profile) => synthetic.placement_for(&synthetic.interests_of_profile(profile), attempt, groups, out),
+                Some(profile) => {
+                    synthetic.placement_for(&synthetic.interests_of_profile(profile), attempt, groups, out)
+                }
                 None => synthetic.placement_candidates(citizen, attempt, groups, out),
             },
             None => self.stored.placement_candidates(citizen, attempt, groups, out),

@@ -27,6 +27,10 @@ pub struct RunConfig {
     pub threads: u32,
     /// Calendar day-of-year of simulated day 0 (0 = 1 January), for campaign days.
     pub start_day_of_year: u32,
+    /// A live game's day (`xinyong serve --scenario`), e.g. "5m": the day clock's period
+    /// unless `--day-length` is given. `simulate` ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day_length: Option<String>,
 }
 
 impl Default for RunConfig {
@@ -39,6 +43,7 @@ impl Default for RunConfig {
             ledger_max_citizens: 250_000,
             threads: 0,
             start_day_of_year: 0,
+            day_length: None,
         }
     }
 }

@@ -320,7 +320,8 @@ impl<D: SimDirectory> Simulation<D> {
             .num_threads(scenario.run.threads as usize)
             .build()
             .map_err(|e| SimulationError::Threads(e.to_string()))?;
-        let (engine, catalogue, kols) = pool.install(|| build_world(&scenario, &rules, driver, shard, options, wrap))?;
+        let (engine, catalogue, kols) =
+            pool.install(|| build_world(&scenario, &rules, driver, shard, options, wrap))?;
         let kind_weights = rules
             .policy
             .incident_kinds

@@ -89,11 +89,7 @@ fn real_people_are_placed_among_the_simulated_and_only_the_cameras_act_for_them(
         }
     }
     assert!(answered > 0, "real people received notices to answer");
-    let keep_votes = engine
-        .ledger()
-        .entries()
-        .iter()
-        .filter(|e| e.citizen.0 >= 2_400 && e.cause.kind() == "vote_keep")
-        .count();
+    let keep_votes =
+        engine.ledger().entries().iter().filter(|e| e.citizen.0 >= 2_400 && e.cause.kind() == "vote_keep").count();
     assert_eq!(keep_votes, answered, "every answer moved points, and only answers did");
 }

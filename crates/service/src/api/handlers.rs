@@ -567,7 +567,8 @@ async fn citizen_audit(State(app): State<App>, _auth: Auth<OperatorOnly>, IdPath
     let value = read(&app, move |s| {
         let mut value = explanation_of(s, citizen)?;
         value["profile"] = profile_of(s, citizen)?;
-        value["account"] = json!(s.citizen_accounts.get(citizen.index()));
+        value["account"] = json!(s.citizen_account(citizen));
+        value["real"] = json!(s.is_real(citizen));
         value["incidents"] = json!(
             s.engine
                 .incidents()

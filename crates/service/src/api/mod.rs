@@ -6,6 +6,7 @@
 
 pub mod extract;
 mod handlers;
+mod mixed;
 pub mod openapi;
 mod reports;
 mod web_support;
@@ -129,7 +130,7 @@ impl Api {
 
 /// Builds the whole application: API routes, the web hook, fallbacks and layers.
 pub fn app(actor: Actor, shutdown: watch::Receiver<bool>, day_length: Option<Duration>) -> Router {
-    let api = reports::routes(web_support::routes(handlers::routes(Api::new())));
+    let api = mixed::routes(reports::routes(web_support::routes(handlers::routes(Api::new()))));
     let spec = Arc::new(openapi::spec(&api.docs));
     let app = App { actor, spec, shutdown, day_length };
     api.router
@@ -144,7 +145,7 @@ pub fn app(actor: Actor, shutdown: watch::Receiver<bool>, day_length: Option<Dur
 
 /// The documented routes (for tests and tools).
 pub fn route_docs() -> Vec<RouteDoc> {
-    reports::routes(web_support::routes(handlers::routes(Api::new()))).docs
+    mixed::routes(reports::routes(web_support::routes(handlers::routes(Api::new())))).docs
 }
 
 async fn track(State(app): State<App>, matched: Option<MatchedPath>, request: Request, next: Next) -> Response {

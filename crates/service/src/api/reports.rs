@@ -10,11 +10,12 @@ use super::extract::{ApiJson, Auth, CitizenOnly, ReportPath, ReporterOrOperator}
 use super::handlers::{Reply, engine, me_citizen, ok, read, written};
 use super::{Api, Doc};
 use crate::error::ApiError;
+use crate::state::ServiceEngine;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xinyong_engine::{CitizenId, Command, Day, Engine, Outcome, Report, ReportStatus, StoredDirectory, Voucher};
+use xinyong_engine::{CitizenId, Command, Day, Outcome, Report, ReportStatus, Voucher};
 
 use super::App;
 
@@ -120,7 +121,7 @@ async fn decide_report(
     written(StatusCode::OK, value, seq)
 }
 
-fn report(e: &Engine<StoredDirectory>, r: &Report) -> Value {
+fn report(e: &ServiceEngine, r: &Report) -> Value {
     let kind = &e.rules().policy.incident_kinds[r.kind as usize].name;
     let (status, incident, decided) = match r.status {
         ReportStatus::Pending => ("pending", None, None),

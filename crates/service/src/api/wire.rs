@@ -4,10 +4,10 @@
 //! Only this module knows the wire shape of engine types, so the engine's own serde (used
 //! for the log and snapshots) can change without breaking clients.
 
+use crate::state::ServiceEngine;
 use serde_json::{Value, json};
 use xinyong_engine::{
-    AppealStatus, CitizenView, DayReport, Engine, Incident, LedgerEntry, Order, OrderReceipt, PriceBreakdown,
-    StoredDirectory,
+    AppealStatus, CitizenView, DayReport, Incident, LedgerEntry, Order, OrderReceipt, PriceBreakdown,
 };
 
 pub fn price(p: &PriceBreakdown) -> Value {
@@ -57,7 +57,7 @@ pub fn pending_order(o: &Order) -> Value {
     })
 }
 
-pub fn profile(engine: &Engine<StoredDirectory>, v: &CitizenView) -> Value {
+pub fn profile(engine: &ServiceEngine, v: &CitizenView) -> Value {
     let tier = engine.rules().tier(v.tier_index);
     let next_up = (v.tier_index as usize)
         .checked_sub(1)
@@ -79,7 +79,7 @@ pub fn profile(engine: &Engine<StoredDirectory>, v: &CitizenView) -> Value {
     })
 }
 
-pub fn ledger_entry(engine: &Engine<StoredDirectory>, e: &LedgerEntry) -> Value {
+pub fn ledger_entry(engine: &ServiceEngine, e: &LedgerEntry) -> Value {
     let incident = e.cause.incident();
     let kind = incident
         .and_then(|i| engine.incident(i))
@@ -96,7 +96,7 @@ pub fn ledger_entry(engine: &Engine<StoredDirectory>, e: &LedgerEntry) -> Value 
 }
 
 /// One sentence per ledger entry, for people.
-pub fn explain_entry(engine: &Engine<StoredDirectory>, e: &LedgerEntry) -> String {
+pub fn explain_entry(engine: &ServiceEngine, e: &LedgerEntry) -> String {
     use xinyong_engine::{Answer, Cause};
     let incident_id = e.cause.incident();
     let incident = incident_id.map(|i| i.to_string()).unwrap_or_default();
@@ -141,7 +141,7 @@ pub fn appeal(status: &AppealStatus) -> Value {
     }
 }
 
-pub fn incident(engine: &Engine<StoredDirectory>, i: &Incident) -> Value {
+pub fn incident(engine: &ServiceEngine, i: &Incident) -> Value {
     let kind = &engine.rules().policy.incident_kinds[i.kind as usize];
     json!({
         "incident": i.id.to_string(),

@@ -73,6 +73,12 @@ fn intended() -> BTreeMap<(&'static str, &'static str), &'static [&'static str]>
         ("get", "/v1/brands/me", &[B]),
         ("get", "/v1/kols/me/sales", &[K]),
         ("get", "/v1/operator/charts", &[O]),
+        // Mixed worlds (api/mixed.rs): the operator's side-by-side view and exports.
+        ("get", "/v1/operator/citizens", &[O]),
+        ("get", "/v1/operator/population", &[O]),
+        ("get", "/v1/operator/export/metrics.csv", &[O]),
+        ("get", "/v1/operator/export/ledger.csv", &[O]),
+        ("get", "/v1/operator/export/citizens.csv", &[O]),
     ];
     table.iter().map(|(m, p, r)| ((*m, *p), *r)).collect()
 }

@@ -7,6 +7,7 @@ mod authz;
 mod bad_input;
 mod common;
 mod denunciation;
+mod mixed;
 mod restart;
 mod story;
 mod web_support;

@@ -14,6 +14,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("china-scale", include_str!("../../../../scenarios/china-scale.toml")),
     ("no-keep-penalty", include_str!("../../../../scenarios/no-keep-penalty.toml")),
     ("denunciation", include_str!("../../../../scenarios/denunciation.toml")),
+    ("classroom", include_str!("../../../../scenarios/classroom.toml")),
 ];
 
 /// The text of a scenario file, or of a preset by name when no such file exists, and

@@ -23,6 +23,10 @@ Examples:
       a classroom game: Rongcheng's rules, a day every ten minutes
   xinyong serve --scenario default --set policy.groups.min_size=5 --set policy.groups.max_size=8
       small groups for a room of 30 people
+  xinyong serve --db class.db --scenario classroom --synthetic 2000
+      a mixed world: 2,000 simulated citizens (generated as `simulate` would, from the
+      scenario's seed) around the class, in groups of the article's size; the simulated
+      citizens act at each close, real people register and are placed among them
   XINYONG_OPERATOR_TOKEN=$(openssl rand -hex 32) xinyong serve --listen 0.0.0.0:8080
   xinyong serve --db postgres://postgres@127.0.0.1:55432/postgres
 
@@ -64,6 +68,11 @@ pub struct Args {
     /// Let anyone create a citizen account (POST /v1/register, no token).
     #[arg(long)]
     pub self_registration: bool,
+    /// A mixed world: generate N simulated citizens (with the scenario's KOLs, products,
+    /// seed and behaviour models) around the real participants of a new log. They act at
+    /// each day's close through the same engine commands as people, logged like anyone's.
+    #[arg(long, value_name = "N")]
+    pub synthetic: Option<u32>,
     /// The operator's token (64 hex characters). Prefer the environment variable.
     #[arg(long, env = "XINYONG_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
@@ -92,13 +101,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = ServeConfig::new(args.db.clone());
     config.listen = args.listen;
-    if args.scenario.is_some() || !args.sets.is_empty() {
-        let scenario = scenarios::load(args.scenario.as_deref().unwrap_or("default"), &parse_sets(&args.sets)?)?;
+    let mut scenario_day = None;
+    if args.scenario.is_some() || !args.sets.is_empty() || args.synthetic.is_some() {
+        let mut scenario = scenarios::load(args.scenario.as_deref().unwrap_or("default"), &parse_sets(&args.sets)?)?;
         scenario.policy.validate().context("invalid policy")?;
+        if let Some(text) = &scenario.run.day_length {
+            scenario_day = Some(parse_duration(text).map_err(|e| anyhow::anyhow!("scenario: run.day_length: {e}"))?);
+        }
         config.scenario = Some(scenario.run.name.clone());
-        config.policy = Some(scenario.policy);
+        config.policy = Some(scenario.policy.clone());
+        if let Some(n) = args.synthetic {
+            anyhow::ensure!(
+                (1..=xinyong_service::SYNTHETIC_CITIZENS_MAX).contains(&n),
+                "--synthetic: 1 to {} simulated citizens (the live engine holds every one in memory)",
+                xinyong_service::SYNTHETIC_CITIZENS_MAX
+            );
+            scenario.run.citizens = n;
+            config.synthetic = Some(scenario);
+        }
     }
-    config.day_length = args.day_length;
+    config.day_length = args.day_length.or(scenario_day);
     config.snapshot_every = args.snapshot_every;
     config.use_snapshots = !args.no_snapshots;
     config.commit = if args.commit == "naive" { CommitMode::Naive } else { CommitMode::Group };
@@ -109,6 +131,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::start(config).await.with_context(|| format!("cannot serve the log at {}", args.db))?;
         let started = server.started();
+        if started.synthetic_ignored {
+            eprintln!("warning: the log already holds its world; --synthetic is ignored (the log is the truth)");
+        }
+        if started.mixed {
+            println!("xinyong serve: a mixed world: real people among simulated citizens (no snapshots; restarts replay the log)");
+        }
         if started.policy_ignored {
             eprintln!("warning: the log already holds its rules; --scenario/--set are ignored (the log is the truth)");
         }
