@@ -731,6 +731,7 @@ mod tests {
             snapshot_every: 0,
             commit: CommitMode::Group,
             self_registration: false,
+            synthetic: None,
         }
     }
 
