@@ -426,9 +426,13 @@ impl Core {
                         }
                     }
                 }
+                _ if !applied.log_as.is_empty() => {
+                    for (logged, accepted) in &applied.log_as {
+                        self.submit(&LoggedCommand { account, accepted: *accepted, command: logged.clone() });
+                    }
+                }
                 _ => {
-                    let logged = applied.log_as.clone().unwrap_or_else(|| command.clone());
-                    self.submit(&LoggedCommand { account, accepted: applied.accepted, command: logged });
+                    self.submit(&LoggedCommand { account, accepted: applied.accepted, command: command.clone() });
                 }
             }
         }

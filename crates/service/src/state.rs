@@ -30,6 +30,8 @@ pub const NAME_BYTES_MAX: usize = 200;
 /// Most simulated citizens in a mixed world (the live engine keeps a full ledger and
 /// history in memory).
 pub const SYNTHETIC_CITIZENS_MAX: u32 = 1_000_000;
+/// Most simulated citizens' commands in one log record (a record holds at most 4 MiB).
+pub const SIMULATED_DAY_RECORD_COMMANDS: usize = 10_000;
 /// Most accounts of all kinds.
 pub const ACCOUNTS_MAX: usize = u32::MAX as usize - 1;
 
@@ -148,6 +150,11 @@ pub enum ServiceCommand {
     /// again and checks that it sends exactly these commands.
     SimulatedDay {
         commands: Vec<Command>,
+        /// This record's place among the day's records (a day of many commands spans
+        /// several), from 0.
+        part: u32,
+        /// The day's last record.
+        last: bool,
     },
 }
 
@@ -229,18 +236,19 @@ pub struct Applied {
     pub logged: bool,
     /// Engine commands accepted (0 or 1, or up to a batch's length).
     pub accepted: u32,
-    /// What goes into the log instead of the command itself: a day closed in a mixed
-    /// world is logged with the simulated citizens' commands ([`ServiceCommand::SimulatedDay`]).
-    pub log_as: Option<ServiceCommand>,
+    /// What goes into the log instead of the command itself, as (record, accepted) pairs:
+    /// a day closed in a mixed world is logged as the simulated citizens' commands, in
+    /// records of at most [`SIMULATED_DAY_RECORD_COMMANDS`] ([`ServiceCommand::SimulatedDay`]).
+    pub log_as: Vec<(ServiceCommand, u32)>,
 }
 
 impl Applied {
     fn accepted(done: Done, accepted: u32) -> Applied {
-        Applied { result: Ok(done), logged: true, accepted, log_as: None }
+        Applied { result: Ok(done), logged: true, accepted, log_as: Vec::new() }
     }
 
     fn refused(error: ApiError) -> Applied {
-        Applied { result: Err(error), logged: false, accepted: 0, log_as: None }
+        Applied { result: Err(error), logged: false, accepted: 0, log_as: Vec::new() }
     }
 }
 
@@ -248,6 +256,8 @@ impl Applied {
 /// the log's [`ServiceCommand::Synthetic`] record, never saved in a snapshot.
 pub struct MixedWorld {
     pub sim: Box<Simulation<MixedDirectory>>,
+    /// On replay: the commands of the day's records read so far.
+    logged: Vec<Command>,
 }
 
 impl std::fmt::Debug for MixedWorld {
@@ -437,11 +447,21 @@ impl ServiceState {
             ServiceCommand::Engine { command: Command::CloseDay } if self.mixed.is_some() => {
                 let commands = self.simulated_day();
                 let report = self.days.last().expect("the day was recorded").clone();
+                let parts = commands.len().div_ceil(SIMULATED_DAY_RECORD_COMMANDS).max(1);
+                let log_as = commands
+                    .chunks(SIMULATED_DAY_RECORD_COMMANDS)
+                    .enumerate()
+                    .map(|(i, chunk)| {
+                        let last = i + 1 == parts;
+                        let part = ServiceCommand::SimulatedDay { commands: chunk.to_vec(), part: i as u32, last };
+                        (part, last as u32)
+                    })
+                    .collect();
                 Applied {
                     result: Ok(Done::Engine(Outcome::DayClosed { report: Box::new(report) })),
                     logged: true,
                     accepted: 1,
-                    log_as: Some(ServiceCommand::SimulatedDay { commands }),
+                    log_as,
                 }
             }
             ServiceCommand::Engine { command } => match self.apply_engine(command) {
@@ -450,17 +470,29 @@ impl ServiceState {
                     logged: refusal_changes_state(command, &refusal),
                     result: Err(refusal.into()),
                     accepted: 0,
-                    log_as: None,
+                    log_as: Vec::new(),
                 },
             },
             ServiceCommand::Synthetic { scenario } => self.generate(scenario),
-            ServiceCommand::SimulatedDay { commands } => {
-                if self.mixed.is_none() {
+            ServiceCommand::SimulatedDay { commands, part, last } => {
+                let Some(mixed) = self.mixed.as_mut() else {
                     return Applied::refused(ApiError::conflict(
                         "not_mixed",
                         "a simulated day needs a synthetic population (serve --synthetic)",
                     ));
+                };
+                if *part == 0 {
+                    // A day starts afresh: parts of a day whose last record never became
+                    // durable (a crash in between) were never acknowledged nor applied.
+                    mixed.logged.clear();
                 }
+                mixed.logged.extend_from_slice(commands);
+                if !last {
+                    // A part of a day's commands: checked with the day's last record.
+                    return Applied::accepted(Done::Nothing, 0);
+                }
+                let commands = std::mem::take(&mut mixed.logged);
+                let commands = &commands;
                 let sent = self.simulated_day();
                 if sent != *commands {
                     let first =
@@ -501,7 +533,7 @@ impl ServiceState {
                         result
                     })
                     .collect();
-                Applied { result: Ok(Done::Batch(results)), logged, accepted, log_as: None }
+                Applied { result: Ok(Done::Batch(results)), logged, accepted, log_as: Vec::new() }
             }
         }
     }
@@ -540,7 +572,7 @@ impl ServiceState {
         self.engine = engine;
         self.simulated_kols = self.engine.kols().len() as u32;
         self.scenario = Some(scenario.run.name.clone());
-        self.mixed = Some(MixedWorld { sim: Box::new(sim) });
+        self.mixed = Some(MixedWorld { sim: Box::new(sim), logged: Vec::new() });
         Applied::accepted(Done::Nothing, 0)
     }
 

@@ -164,3 +164,26 @@ fn a_plain_server_has_no_simulated_metrics_and_says_so() {
     assert_eq!(population["simulated"]["citizens"], 0);
     expect(w.citizen(&server, 0).get("/v1/operator/population").unwrap(), 403, None);
 }
+
+#[test]
+fn a_day_of_many_simulated_commands_spans_several_records_and_replays() {
+    let db = TestDb::sqlite();
+    let mut config = config(&db);
+    let mut scenario = scenario(2);
+    scenario.run.citizens = 30_000;
+    config.policy = Some(scenario.policy.clone());
+    config.synthetic = Some(scenario);
+    let server = TestServer::start(config);
+    for _ in 0..2 {
+        close_day(&server);
+    }
+    let kinds = record_kinds(&db);
+    let days = kinds.iter().filter(|k| *k == "simulated_day").count();
+    assert!(days > 2, "{days} records for 2 days: a day's commands are split below the record size limit");
+    let before = hashes(&server);
+    let metrics = export(&server, "metrics.csv");
+    let config = server.stop();
+    let server = TestServer::start(config);
+    assert_eq!(hashes(&server), before);
+    assert_eq!(export(&server, "metrics.csv"), metrics);
+}
