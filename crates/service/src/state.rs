@@ -445,8 +445,7 @@ impl ServiceState {
                 Err(refusal) => Applied::refused(refusal.into()),
             },
             ServiceCommand::Engine { command: Command::CloseDay } if self.mixed.is_some() => {
-                let commands = self.simulated_day();
-                let report = self.days.last().expect("the day was recorded").clone();
+                let (commands, closed) = self.simulated_day();
                 let parts = commands.len().div_ceil(SIMULATED_DAY_RECORD_COMMANDS).max(1);
                 let log_as = commands
                     .chunks(SIMULATED_DAY_RECORD_COMMANDS)
@@ -457,12 +456,7 @@ impl ServiceState {
                         (part, last as u32)
                     })
                     .collect();
-                Applied {
-                    result: Ok(Done::Engine(Outcome::DayClosed { report: Box::new(report) })),
-                    logged: true,
-                    accepted: 1,
-                    log_as,
-                }
+                Applied { result: Ok(Done::Engine(closed)), logged: true, accepted: 1, log_as }
             }
             ServiceCommand::Engine { command } => match self.apply_engine(command) {
                 Ok(outcome) => Applied::accepted(Done::Engine(outcome), 1),
@@ -493,7 +487,7 @@ impl ServiceState {
                 }
                 let commands = std::mem::take(&mut mixed.logged);
                 let commands = &commands;
-                let sent = self.simulated_day();
+                let (sent, closed) = self.simulated_day();
                 if sent != *commands {
                     let first =
                         sent.iter().zip(commands).position(|(a, b)| a != b).unwrap_or(sent.len().min(commands.len()));
@@ -507,8 +501,7 @@ impl ServiceState {
                         ),
                     ));
                 }
-                let report = self.days.last().expect("the day was recorded").clone();
-                Applied::accepted(Done::Engine(Outcome::DayClosed { report: Box::new(report) }), 1)
+                Applied::accepted(Done::Engine(closed), 1)
             }
             ServiceCommand::Batch { commands } => {
                 if commands.is_empty() || commands.len() > BATCH_COMMANDS_MAX {
@@ -576,13 +569,13 @@ impl ServiceState {
         Applied::accepted(Done::Nothing, 0)
     }
 
-    /// The simulated citizens act on the live engine and the day closes; returns their
-    /// commands (ending with the close) and records the day's report.
-    fn simulated_day(&mut self) -> Vec<Command> {
+    /// The simulated citizens act on the live engine and the day closes; records the day's
+    /// report and returns their commands (ending with the close) and the close's outcome.
+    fn simulated_day(&mut self) -> (Vec<Command>, Outcome) {
         let mixed = self.mixed.as_mut().expect("a mixed world");
         let day = mixed.sim.step_on(&mut self.engine);
-        self.days.push(day.report);
-        day.commands
+        self.days.push(day.report.clone());
+        (day.commands, Outcome::DayClosed { report: Box::new(day.report) })
     }
 
     /// The account of a real citizen (simulated citizens have none).

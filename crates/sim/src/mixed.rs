@@ -227,8 +227,8 @@ impl Simulation<MixedDirectory> {
         std::mem::swap(self.engine_slot(), engine);
         self.start_journal();
         self.step();
-        let (commands, report) = self.take_journal();
+        let journal = self.take_journal();
         std::mem::swap(self.engine_slot(), engine);
-        MixedDay { commands, report: report.expect("a simulated day closes") }
+        MixedDay { commands: journal.commands, report: journal.report.expect("a simulated day closes") }
     }
 }

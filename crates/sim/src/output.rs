@@ -134,11 +134,7 @@ pub fn metrics_columns(sim: &Simulation) -> Vec<Column> {
 /// entry is given by its natural key (incident_day, offender, incident_seq).
 pub fn ledger_columns(sim: &Simulation) -> Vec<Column> {
     let entries = sim.engine().ledger().entries();
-    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
-    let key =
-        |e: &xinyong_engine::LedgerEntry| (e.day, e.citizen, e.cause.incident(), e.cause.report(), e.cause.kind());
-    // Entries are recorded day by day already; a stable sort orders each day by citizen.
-    order.sort_by_key(|&i| key(&entries[i as usize]));
+    let order = ledger_order(entries);
     let n = entries.len();
     let (mut day, mut citizen, mut delta, mut requested) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -174,6 +170,17 @@ pub fn ledger_columns(sim: &Simulation) -> Vec<Column> {
         Column::Int("incident_seq".into(), incident_seq),
         Column::Int("incident_was_false".into(), innocent),
     ]
+}
+
+/// The order of a run's ledger files: by day, citizen, incident, report and cause (indices
+/// into `entries`). Entries are recorded day by day already; a stable sort orders each day.
+pub fn ledger_order(entries: &[xinyong_engine::LedgerEntry]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    order.sort_by_key(|&i| {
+        let e = &entries[i as usize];
+        (e.day, e.citizen, e.cause.incident(), e.cause.report(), e.cause.kind())
+    });
+    order
 }
 
 /// What `write_run` wrote.

@@ -543,20 +543,16 @@ impl SyntheticDirectory {
         let topics = self.people.topics();
         let mut order: Vec<usize> = (0..topics.min(profile.len())).collect();
         order.sort_by(|&a, &b| profile[b].total_cmp(&profile[a]).then(a.cmp(&b)));
-        let pick = |k: usize| order.get(k).copied().unwrap_or(0);
-        let mut weights = [0f32; INTERESTS];
-        for (k, w) in weights.iter_mut().enumerate() {
-            *w = order.get(k).map(|&t| profile[t].max(0.0)).unwrap_or(0.0);
+        let (mut topics, mut weights) = ([0u8; INTERESTS], [0f32; INTERESTS]);
+        for (k, &t) in order.iter().take(INTERESTS).enumerate() {
+            topics[k] = t as u8;
+            weights[k] = profile[t].max(0.0);
         }
         let sum: f32 = weights.iter().sum();
         if sum > 0.0 {
             weights.iter_mut().for_each(|w| *w /= sum);
         } else {
             weights = [1.0, 0.0, 0.0];
-        }
-        let mut topics = [0u8; INTERESTS];
-        for (k, t) in topics.iter_mut().enumerate() {
-            *t = pick(k) as u8;
         }
         Interests { topics, weights }
     }

@@ -221,9 +221,14 @@ pub struct Simulation<D: SimDirectory = SyntheticDirectory> {
     pool: rayon::ThreadPool,
     /// When set, every engine command the simulated citizens send is kept here, in order
     /// (a mixed world logs them: [`Simulation::step_on`]).
-    journal: Option<Vec<Command>>,
-    /// With a journal: the report of the last close.
-    journal_report: Option<DayReport>,
+    journal: Option<Journal>,
+}
+
+/// What the simulated citizens sent while a journal was kept, and the last close's report.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Journal {
+    pub commands: Vec<Command>,
+    pub report: Option<DayReport>,
 }
 
 /// Where the time went (wall clock), for `bench` and the end-of-run breakdown.
@@ -359,7 +364,6 @@ impl<D: SimDirectory> Simulation<D> {
             timings: Timings { setup_seconds: started.elapsed().as_secs_f64(), ..Timings::default() },
             pool,
             journal: None,
-            journal_report: None,
         })
     }
 
@@ -377,14 +381,13 @@ impl<D: SimDirectory> Simulation<D> {
 
     /// Keeps every engine command from now on (see [`Simulation::take_journal`]).
     pub(crate) fn start_journal(&mut self) {
-        self.journal = Some(Vec::new());
-        self.journal_report = None;
+        self.journal = Some(Journal::default());
     }
 
     /// The commands kept since [`Simulation::start_journal`] and the last close's report;
     /// stops keeping them.
-    pub(crate) fn take_journal(&mut self) -> (Vec<Command>, Option<DayReport>) {
-        (self.journal.take().unwrap_or_default(), self.journal_report.take())
+    pub(crate) fn take_journal(&mut self) -> Journal {
+        self.journal.take().unwrap_or_default()
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -456,8 +459,8 @@ impl<D: SimDirectory> Simulation<D> {
                 self.global_steps(d);
                 let t1 = std::time::Instant::now();
                 let report = self.step_by_citizens(d);
-                if self.journal.is_some() {
-                    self.journal_report = Some(report.clone());
+                if let Some(journal) = self.journal.as_mut() {
+                    journal.report = Some(report.clone());
                 }
                 let t2 = std::time::Instant::now();
                 self.record(d, report);
@@ -759,7 +762,7 @@ impl<D: SimDirectory> Simulation<D> {
             self.learn_denounced_false(id);
         }
         if let Some(journal) = self.journal.as_mut() {
-            journal.push(Command::CloseDay);
+            journal.commands.push(Command::CloseDay);
         }
         self.pool.install(|| self.engine.close_day_with(&Rayon))
     }
@@ -769,7 +772,7 @@ impl<D: SimDirectory> Simulation<D> {
     fn exec(&mut self, command: Command) -> Result<Outcome, Refusal> {
         let result = self.engine.apply(&command);
         if let Some(journal) = self.journal.as_mut() {
-            journal.push(command);
+            journal.commands.push(command);
         }
         result
     }

@@ -291,16 +291,10 @@ fn ledger_row(out: &mut String, s: &ServiceState, e: &LedgerEntry) {
 async fn export_ledger(State(app): State<App>, _auth: Auth<OperatorOnly>) -> Reply {
     let body = read(&app, |s| {
         let entries = s.engine.ledger().entries();
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        // simulate's order: by day, then citizen, then the incident and the cause.
-        order.sort_by_key(|&i| {
-            let e = &entries[i];
-            (e.day, e.citizen, e.cause.incident(), e.cause.report(), e.cause.kind())
-        });
         let mut out = String::with_capacity(LEDGER_HEADER.len() + entries.len() * 40);
         out.push_str(LEDGER_HEADER);
-        for i in order {
-            ledger_row(&mut out, s, &entries[i]);
+        for i in xinyong_sim::output::ledger_order(entries) {
+            ledger_row(&mut out, s, &entries[i as usize]);
         }
         Ok(out)
     })
