@@ -725,6 +725,55 @@ mod tests {
         assert_eq!(e.code, "policy_locked");
     }
 
+    fn synthetic(citizens: u32) -> ServiceCommand {
+        let mut scenario = Scenario::default();
+        scenario.run.citizens = citizens;
+        scenario.run.days = 5;
+        scenario.world.misconduct.daily_rate_mean = 0.01;
+        ServiceCommand::Synthetic { scenario: Box::new(scenario) }
+    }
+
+    fn refusal_code(applied: Applied) -> &'static str {
+        assert!(!applied.logged, "a refused command is not logged");
+        applied.result.unwrap_err().code
+    }
+
+    #[test]
+    fn a_synthetic_population_is_refused_unless_it_comes_first_and_fits() {
+        let mut s = state();
+        assert_eq!(refusal_code(s.apply(&synthetic(0))), "invalid_scenario");
+        assert_eq!(refusal_code(s.apply(&synthetic(SYNTHETIC_CITIZENS_MAX + 1))), "invalid_scenario");
+        let day = ServiceCommand::SimulatedDay { commands: vec![Command::CloseDay], part: 0, last: true };
+        assert_eq!(refusal_code(s.apply(&day)), "not_mixed");
+        s.apply(&ServiceCommand::CreateCitizens { tokens: vec![hash()] });
+        assert_eq!(refusal_code(s.apply(&synthetic(400))), "world_locked");
+        assert!(s.mixed.is_none() && s.engine.citizen_count() == 1, "nothing changed");
+    }
+
+    #[test]
+    fn replay_checks_a_simulated_day_against_what_the_simulator_sends() {
+        let mut live = state();
+        assert!(live.apply(&synthetic(400)).result.is_ok());
+        assert_eq!(live.engine.citizen_count(), 400);
+        let closed = live.apply(&ServiceCommand::Engine { command: Command::CloseDay });
+        assert!(closed.logged && closed.result.is_ok());
+        let [(ServiceCommand::SimulatedDay { commands, part: 0, last: true }, 1)] = closed.log_as.as_slice() else {
+            panic!("one record for a small day: {:?}", closed.log_as.len())
+        };
+        assert!(commands.len() > 1 && commands.last() == Some(&Command::CloseDay));
+        // The same records replayed on a fresh state reach the same state.
+        let mut replayed = state();
+        replayed.apply(&synthetic(400));
+        let record = ServiceCommand::SimulatedDay { commands: commands.clone(), part: 0, last: true };
+        assert!(replayed.apply(&record).result.is_ok());
+        assert_eq!(replayed.engine.state_hash(), live.engine.state_hash());
+        // A log that holds other commands than the simulator sends is refused.
+        let mut other = state();
+        other.apply(&synthetic(400));
+        let wrong = ServiceCommand::SimulatedDay { commands: commands[1..].to_vec(), part: 0, last: true };
+        assert_eq!(refusal_code(other.apply(&wrong)), "simulated_day_diverged");
+    }
+
     #[test]
     fn snapshots_round_trip_to_the_same_hash() {
         let mut s = state();
