@@ -313,7 +313,7 @@ impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
 
     /// Answers open notice `batch` for its `recipient`-th recipient.
     pub fn answer(&mut self, batch: usize, recipient: usize, answer: Answer) -> Result<(), Refusal> {
-        group::answer_at(&mut self.group.open[batch], self.ctx.day, recipient, answer)
+        group::answer_at(&mut self.group.open[batch], &self.group.members, self.ctx.day, recipient, answer)
     }
 
     /// Places an order for the member in `slot`.
@@ -444,7 +444,7 @@ impl<D: Directory> Populate<'_, D> {
         *placed += 1;
         self.skip_to(citizen.0);
         if self.engine.is_local(GroupId(g as u32)) {
-            self.engine.groups[g].members.push(Member { citizen, ..self.member });
+            self.engine.groups[g].push_member(Member { citizen, ..self.member });
             self.engine.directory.joined(citizen, GroupId(g as u32));
         } else {
             self.engine.remote_sizes[g] += 1;
@@ -818,7 +818,7 @@ impl<D: Directory> Engine<D> {
         let mut out = Vec::new();
         let mut visit = |g: usize| {
             for batch in &self.groups[g].open {
-                if let Some(i) = batch.position(citizen) {
+                if let Some(i) = batch.position(&self.groups[g].members, citizen) {
                     let kind = self.incidents.get(&batch.incident).map(|x| x.kind).unwrap_or(0);
                     out.push(NoticeView {
                         incident: batch.incident,
@@ -966,9 +966,9 @@ impl<D: Directory> Engine<D> {
             match g.members.last() {
                 Some(last) if last.citizen > citizen => {
                     let at = g.members.binary_search_by_key(&citizen, |m| m.citizen).expect_err("new member");
-                    g.members.insert(at, member);
+                    g.insert_member(at, member);
                 }
-                _ => g.members.push(member),
+                _ => g.push_member(member),
             }
             self.directory.joined(citizen, group);
         }
@@ -1014,6 +1014,7 @@ impl<D: Directory> Engine<D> {
             });
         }
         let first_group = self.groups.len();
+        self.groups.reserve_exact(group_sizes.len());
         for (i, &size) in group_sizes.iter().enumerate() {
             let local = self.is_local(GroupId((first_group + i) as u32));
             self.groups
@@ -1043,7 +1044,7 @@ impl<D: Directory> Engine<D> {
         match self.locate(citizen)? {
             Location::Groupless { .. } => Err(Refusal::NotInGroup { citizen }),
             Location::Group { group, slot } => {
-                let member = self.groups[group as usize].members.remove(slot);
+                let member = self.groups[group as usize].remove_member(slot);
                 self.directory.left(citizen, GroupId(group));
                 self.merge_into_groupless(vec![GrouplessMember { member, eligible_day: self.day }]);
                 Ok(())
@@ -1072,9 +1073,9 @@ impl<D: Directory> Engine<D> {
         let at = g.members.binary_search_by_key(&member.citizen, |m| m.citizen).expect_err("not yet a member");
         if g.members.len() == g.members.capacity() {
             // Grow by little: groups are many and most never grow.
-            g.members.reserve_exact(8);
+            g.reserve_members(8);
         }
-        g.members.insert(at, member);
+        g.insert_member(at, member);
         assert!(g.members.len() as u32 <= self.rules.policy.groups.max_size, "group sizes never exceed max_size");
         self.set_location(member.citizen, group.0);
         self.directory.joined(member.citizen, group);
@@ -1493,8 +1494,10 @@ impl<D: Directory> Engine<D> {
                 None => Refusal::NotARecipient { incident, citizen },
             });
         };
-        let Some(i) = batch.position(citizen) else { return Err(Refusal::NotARecipient { incident, citizen }) };
-        group::answer_at(batch, self.day, i, answer)
+        let Some(i) = batch.position(&g.members, citizen) else {
+            return Err(Refusal::NotARecipient { incident, citizen });
+        };
+        group::answer_at(batch, &g.members, self.day, i, answer)
     }
 
     /// The offender appeals an incident within the appeal window.

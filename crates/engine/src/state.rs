@@ -60,21 +60,152 @@ impl From<Answer> for AnswerSlot {
 }
 
 /// The notices about one incident: one per group-mate of the offender.
+///
+/// Who was notified is, in nearly every case, "the group's members at delivery except the
+/// offender", and the group has not changed since: the batch then stores no list at all
+/// (4 bytes a recipient saved, ~1 B a citizen at China scale). Before the group's roster
+/// changes, [`Group`] writes the list out (`Recipients::Listed`). Every read of an unlisted
+/// batch checks a stamp of the roster, so a change that forgot to list fails loudly
+/// instead of answering for the wrong people.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NoticeBatch {
     pub incident: IncidentId,
     pub offender: CitizenId,
     /// Answers are taken until the end of this day, then tallied.
     pub deadline: Day,
-    /// Recipients, sorted by id.
-    pub recipients: Vec<CitizenId>,
-    /// `answers[i]` is `recipients[i]`'s answer so far.
+    recipients: Recipients,
+    /// `answers[i]` is the `i`-th recipient's answer so far (recipients sorted by id).
     pub answers: Vec<AnswerSlot>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Recipients {
+    /// The group's members at delivery minus the offender; `stamp` is [`roster_stamp`] of
+    /// the members then.
+    Roster { stamp: u64 },
+    /// Sorted by id (written out when the roster changed while the notice was open).
+    Listed(Vec<CitizenId>),
+}
+
+/// A fingerprint of a group's roster (its member ids in order).
+pub(crate) fn roster_stamp(members: &[Member]) -> u64 {
+    members.iter().fold(members.len() as u64, |h, m| (h ^ m.citizen.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 impl NoticeBatch {
-    pub fn position(&self, citizen: CitizenId) -> Option<usize> {
-        self.recipients.binary_search(&citizen).ok()
+    /// A batch for every member of `members` (the group's roster now) but the offender.
+    pub(crate) fn to_roster(incident: IncidentId, deadline: Day, members: &[Member]) -> NoticeBatch {
+        let offender = incident.citizen;
+        let count = members.len() - members.binary_search_by_key(&offender, |m| m.citizen).is_ok() as usize;
+        NoticeBatch {
+            incident,
+            offender,
+            deadline,
+            recipients: Recipients::Roster { stamp: roster_stamp(members) },
+            answers: vec![AnswerSlot::None; count],
+        }
+    }
+
+    /// How many citizens were notified.
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+
+    /// The recipients' ids, sorted. `members` is the batch's group's members now.
+    pub fn recipients<'a>(&'a self, members: &'a [Member]) -> RecipientIter<'a> {
+        match &self.recipients {
+            Recipients::Listed(list) => {
+                RecipientIter { listed: Some(list.iter()), members: [].iter(), offender: self.offender }
+            }
+            Recipients::Roster { stamp } => {
+                check_roster(*stamp, members);
+                RecipientIter { listed: None, members: members.iter(), offender: self.offender }
+            }
+        }
+    }
+
+    /// The `index`-th recipient.
+    pub fn recipient(&self, members: &[Member], index: usize) -> CitizenId {
+        match &self.recipients {
+            Recipients::Listed(list) => list[index],
+            Recipients::Roster { stamp } => {
+                check_roster(*stamp, members);
+                members[self.roster_slot(members, index)].citizen
+            }
+        }
+    }
+
+    /// Where `citizen` is among the recipients.
+    pub fn position(&self, members: &[Member], citizen: CitizenId) -> Option<usize> {
+        match &self.recipients {
+            Recipients::Listed(list) => list.binary_search(&citizen).ok(),
+            Recipients::Roster { stamp } => {
+                check_roster(*stamp, members);
+                if citizen == self.offender {
+                    return None;
+                }
+                let slot = members.binary_search_by_key(&citizen, |m| m.citizen).ok()?;
+                Some(slot - (self.offender_slot(members).is_some_and(|o| o < slot)) as usize)
+            }
+        }
+    }
+
+    /// Whether the recipients are written out (the roster changed since delivery).
+    pub(crate) fn is_listed(&self) -> bool {
+        matches!(self.recipients, Recipients::Listed(_))
+    }
+
+    /// Checks, for a batch not written out, that `members` is still the roster it was
+    /// delivered to (cost: one pass over the members).
+    pub(crate) fn check_roster(&self, members: &[Member]) {
+        if let Recipients::Roster { stamp } = self.recipients {
+            check_roster(stamp, members);
+        }
+    }
+
+    fn offender_slot(&self, members: &[Member]) -> Option<usize> {
+        members.binary_search_by_key(&self.offender, |m| m.citizen).ok()
+    }
+
+    fn roster_slot(&self, members: &[Member], index: usize) -> usize {
+        index + self.offender_slot(members).is_some_and(|o| o <= index) as usize
+    }
+
+    /// Writes the recipients out, before the roster `members` changes.
+    fn list(&mut self, members: &[Member]) {
+        if matches!(self.recipients, Recipients::Roster { .. }) {
+            let list: Vec<CitizenId> = self.recipients(members).collect();
+            debug_assert_eq!(list.len(), self.answers.len());
+            self.recipients = Recipients::Listed(list);
+        }
+    }
+}
+
+#[track_caller]
+fn check_roster(stamp: u64, members: &[Member]) {
+    assert_eq!(roster_stamp(members), stamp, "a group's roster changed while a notice to it was open and unlisted");
+}
+
+/// The recipients of a notice batch, in id order.
+pub struct RecipientIter<'a> {
+    listed: Option<std::slice::Iter<'a, CitizenId>>,
+    members: std::slice::Iter<'a, Member>,
+    offender: CitizenId,
+}
+
+impl Iterator for RecipientIter<'_> {
+    type Item = CitizenId;
+
+    fn next(&mut self) -> Option<CitizenId> {
+        if let Some(list) = &mut self.listed {
+            return list.next().copied();
+        }
+        self.members.by_ref().map(|m| m.citizen).find(|&c| c != self.offender)
     }
 }
 
@@ -129,6 +260,36 @@ impl Group {
 
     pub(crate) fn slot(&self, citizen: CitizenId) -> Option<usize> {
         self.members.binary_search_by_key(&citizen, |m| m.citizen).ok()
+    }
+
+    /// Adds a member at `at` (keeping ids sorted). Every change of the roster goes through
+    /// this, [`Group::push_member`] or [`Group::remove_member`]: open notices are written
+    /// out first (see [`NoticeBatch`]).
+    pub(crate) fn insert_member(&mut self, at: usize, member: Member) {
+        self.list_recipients();
+        self.members.insert(at, member);
+    }
+
+    /// Adds a member whose id is above every member's.
+    pub(crate) fn push_member(&mut self, member: Member) {
+        debug_assert!(self.members.last().is_none_or(|m| m.citizen < member.citizen));
+        self.list_recipients();
+        self.members.push(member);
+    }
+
+    pub(crate) fn remove_member(&mut self, slot: usize) -> Member {
+        self.list_recipients();
+        self.members.remove(slot)
+    }
+
+    pub(crate) fn reserve_members(&mut self, additional: usize) {
+        self.members.reserve_exact(additional);
+    }
+
+    fn list_recipients(&mut self) {
+        for batch in &mut self.open {
+            batch.list(&self.members);
+        }
     }
 
     /// Orders placed in this group today (not yet settled).

@@ -86,7 +86,7 @@ fn pick(e: &Engine<StoredDirectory>, n: usize) -> Option<(IncidentId, CitizenId)
     let all: Vec<(IncidentId, CitizenId)> = e
         .groups()
         .iter()
-        .flat_map(|g| g.open_notices().iter().flat_map(|b| b.recipients.iter().map(move |&r| (b.incident, r))))
+        .flat_map(|g| g.open_notices().iter().flat_map(|b| b.recipients(g.members()).map(move |r| (b.incident, r))))
         .collect();
     (!all.is_empty()).then(|| all[n % all.len()])
 }
@@ -151,7 +151,7 @@ fn by_group<E: Executor>(days: &[Vec<Act>], abstain: AbstainAs, exec: &E) -> (u6
                 for (a, p) in day.iter().zip(&picks) {
                     if let (Act::Answer { answer, .. }, Some((incident, recipient))) = (a, p)
                         && let Some(b) = g.open_notices().iter().position(|b| b.incident == *incident)
-                        && let Some(i) = g.open_notices()[b].position(*recipient)
+                        && let Some(i) = g.open_notices()[b].position(g.members(), *recipient)
                     {
                         let _ = g.answer(b, i, *answer);
                     }
@@ -251,7 +251,7 @@ fn act_day(
             for (a, p) in day.iter().zip(picks) {
                 if let (Act::Answer { answer, .. }, Some((incident, recipient))) = (a, p)
                     && let Some(b) = g.open_notices().iter().position(|b| b.incident == *incident)
-                    && let Some(i) = g.open_notices()[b].position(*recipient)
+                    && let Some(i) = g.open_notices()[b].position(g.members(), *recipient)
                 {
                     let _ = g.answer(b, i, *answer);
                 }
@@ -289,9 +289,9 @@ fn open_picks(shards: &[&Engine<StoredDirectory>], day: &[Act]) -> Vec<Option<(I
     let all: Vec<(IncidentId, CitizenId)> = shards
         .iter()
         .flat_map(|e| {
-            e.groups()
-                .iter()
-                .flat_map(|g| g.open_notices().iter().flat_map(|b| b.recipients.iter().map(move |&r| (b.incident, r))))
+            e.groups().iter().flat_map(|g| {
+                g.open_notices().iter().flat_map(|b| b.recipients(g.members()).map(move |r| (b.incident, r)))
+            })
         })
         .collect();
     day.iter()

@@ -576,3 +576,34 @@ fn populating_streams_citizens_into_pre_sized_groups() {
     assert_eq!(p.finish().unwrap_err().code(), "invalid_value");
     assert_eq!(engine_with(policy()).populate(3, &[11]).err().unwrap().code(), "invalid_value", "above max_size");
 }
+
+#[test]
+fn a_notice_goes_to_the_group_as_it_was_at_delivery() {
+    // Notices are stored without a recipient list while the group is unchanged; when the
+    // group changes before the deadline the recipients must still be those notified.
+    let (mut e, g) = one_group(policy(), 5);
+    let newcomer = CitizenId(e.register_citizens(1).unwrap().start);
+    let incident = drunk(&mut e, c(0));
+    assert_eq!(e.close_day().notices_delivered, 4);
+    // The close placed the groupless newcomer in the group after delivering the notices;
+    // then a recipient leaves, before anyone answers.
+    assert_eq!(e.group_of(newcomer).unwrap(), Some(g));
+    e.remove_from_group(c(2)).unwrap();
+    assert!(e.notices_for(newcomer).unwrap().is_empty(), "joined after delivery: not asked");
+    assert_eq!(e.answer_notice(newcomer, incident, Answer::Expel).unwrap_err().code(), "not_a_recipient");
+    assert_eq!(e.notices_for(c(2)).unwrap().len(), 1, "left after delivery: still asked");
+    e.answer_notice(c(1), incident, Answer::Expel).unwrap();
+    e.answer_notice(c(2), incident, Answer::Keep).unwrap();
+    e.answer_notice(c(3), incident, Answer::Expel).unwrap();
+    assert_eq!(e.answer_notice(c(3), incident, Answer::Keep).unwrap_err().code(), "already_answered");
+    let report = e.close_day();
+    assert_eq!((report.answers_expel, report.answers_keep, report.answers_none), (2, 1, 1));
+    assert_eq!(e.score(c(1)).unwrap(), 1003);
+    assert_eq!(e.score(c(2)).unwrap(), 997, "the one who left is paid for the answer they gave");
+    assert_eq!(e.score(c(3)).unwrap(), 1003);
+    assert_eq!(e.score(c(4)).unwrap(), 997, "silence counts as keep");
+    assert_eq!(e.score(newcomer).unwrap(), 1000);
+    // Two of the four notified asked for expulsion: half, which the default quorum needs.
+    assert_eq!(e.group_of(c(0)).unwrap(), None);
+    assert_eq!(e.group_of(newcomer).unwrap(), Some(g));
+}

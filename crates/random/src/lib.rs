@@ -20,7 +20,7 @@
 pub mod dist;
 pub mod math;
 
-pub use dist::{PoissonTable, ZipfTable, gamma, poisson};
+pub use dist::{Cumulative, PoissonTable, ZipfTable, gamma, poisson};
 
 /// What a draw is for. Each purpose has its own stream, so adding draws for one
 /// purpose never shifts the draws of another (the basis of common random numbers).

@@ -640,7 +640,7 @@ impl Core {
                         let kind = engine
                             .incident(batch.incident)
                             .map(|i| engine.rules().policy.incident_kinds[i.kind as usize].name.clone());
-                        for &recipient in &batch.recipients {
+                        for recipient in batch.recipients(group.members()) {
                             if let Some(account) = to(recipient) {
                                 hub.publish(
                                     account,

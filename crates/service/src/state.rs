@@ -20,7 +20,7 @@ use xinyong_sim::{Scenario, Simulation};
 pub type ServiceEngine = Engine<MixedDirectory>;
 
 /// Version of the snapshot layout; a snapshot of another version is ignored (full replay).
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 /// Most citizens created by one request.
 pub const CITIZENS_PER_REQUEST_MAX: u32 = 10_000;
 /// Most commands in one batch record.

@@ -193,7 +193,7 @@ impl<'a> Behaviour<'a> {
         // Answers to the notices delivered at yesterday's close (due today).
         for (b, batch) in open.iter().enumerate().filter(|(_, b)| b.deadline == d) {
             let mut slot = 0;
-            for (i, &recipient) in batch.recipients.iter().enumerate() {
+            for (i, recipient) in batch.recipients(members).enumerate() {
                 while slot < members.len() && members[slot].citizen < recipient {
                     slot += 1;
                 }

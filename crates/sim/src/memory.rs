@@ -44,9 +44,10 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
         + w.cameras.false_identification_rate
         + w.misconduct.debtor_share / w.misconduct.debtor_report_days.max(1) as f64;
     let incidents_per_day = (n as f64 * rate).ceil() as u64;
-    // Each notice batch keeps its recipients (4 B) and answers (1 B); two days' worth are
-    // alive while a close delivers the new ones and tallies the old.
-    parts.push(("open notices", 2 * incidents_per_day * mean_size * 5));
+    // A notice batch keeps an answer a recipient (1 B) and ~128 B of its own; the
+    // recipients themselves are the group's roster (no list while it is unchanged). A
+    // group tallies yesterday's batches before delivering today's: one day's worth.
+    parts.push(("open notices", incidents_per_day * (mean_size + 128)));
     parts.push(("incidents kept for appeals", 4 * incidents_per_day * 96));
     // Expelled citizens wait groupless for `regroup_after_days` (12 B each), a few per cent.
     parts.push(("groupless citizens", n / 20 * 12));

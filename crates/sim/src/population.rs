@@ -14,7 +14,7 @@ use crate::world::WorldConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xinyong_engine::{CitizenId, Directory, GroupId, KolId, ProductId, ProductSpec};
-use xinyong_random::dist::{ZipfTable, gamma};
+use xinyong_random::dist::{Cumulative, ZipfTable, gamma};
 use xinyong_random::{Draws, Key, Prefix, Stream, math};
 
 /// Interest topics per citizen.
@@ -180,12 +180,39 @@ fn levels(sample: impl Fn(&mut Draws) -> f64) -> Vec<f64> {
     values.chunks(PER_LEVEL).map(|c| c.iter().sum::<f64>() / PER_LEVEL as f64).collect()
 }
 
+/// Slots of the per-thread memo of interests (direct-mapped by citizen id).
+const MEMO_SLOTS: usize = 512;
+
+#[derive(Clone, Copy)]
+struct MemoEntry {
+    /// 0: empty (populations take tags from 1).
+    tag: u64,
+    citizen: u32,
+    interests: Interests,
+}
+
+static NEXT_MEMO_TAG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    static MEMO: [std::cell::Cell<MemoEntry>; MEMO_SLOTS] = const {
+        [const {
+            std::cell::Cell::new(MemoEntry {
+                tag: 0,
+                citizen: 0,
+                interests: Interests { topics: [0; INTERESTS], weights: [0.0; INTERESTS] },
+            })
+        }; MEMO_SLOTS]
+    };
+}
+
 /// Everything about synthetic citizens, regenerated from (seed, id).
 #[derive(Clone, Debug)]
 pub struct People {
+    /// This population's key in the per-thread memo of interests (see [`People::interests`]).
+    memo_tag: u64,
     topics: usize,
     citizens: u32,
-    topic_cumulative: Vec<f64>,
+    topic_cumulative: Cumulative,
     propensity_levels: Vec<f64>,
     propensity_fixed: Vec<u64>,
     disposition_levels: Vec<f64>,
@@ -220,13 +247,15 @@ impl People {
         let weights = topic_weights(world);
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
-        let topic_cumulative = weights
-            .iter()
-            .map(|w| {
-                acc += w / total;
-                acc
-            })
-            .collect();
+        let topic_cumulative = Cumulative::new(
+            weights
+                .iter()
+                .map(|w| {
+                    acc += w / total;
+                    acc
+                })
+                .collect(),
+        );
         let m = &world.misconduct;
         let (mean, shape) = (m.daily_rate_mean, m.heterogeneity);
         let propensity_levels: Vec<f64> = levels(|d| (mean * gamma(d, shape) / shape).min(1.0));
@@ -234,6 +263,7 @@ impl People {
         let sd = world.voting.disposition_sd;
         let disposition_levels = levels(|d| sd * d.normal());
         People {
+            memo_tag: NEXT_MEMO_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             topics: world.topics as usize,
             citizens,
             topic_cumulative,
@@ -280,11 +310,30 @@ impl People {
 
     fn topic_draw(&self, d: &mut Draws) -> u8 {
         let u = d.uniform();
-        self.topic_cumulative.partition_point(|&c| c <= u).min(self.topics - 1) as u8
+        self.topic_cumulative.index(u).min(self.topics - 1) as u8
     }
 
     /// Interest topics (distinct, by popularity) and weights (flat Dirichlet, sorted).
+    ///
+    /// An order asks for its buyer's interests two or three times (the planner picks a KOL
+    /// or a favourite; the engine then checks favourites and follows), so the last few
+    /// hundred are remembered per thread, keyed by population and citizen. A memo only:
+    /// the value is always what [`People::regenerate_interests`] gives.
     pub fn interests(&self, c: CitizenId) -> Interests {
+        MEMO.with(|memo| {
+            let slot = &memo[c.0 as usize % MEMO_SLOTS];
+            let entry = slot.get();
+            if entry.tag == self.memo_tag && entry.citizen == c.0 {
+                return entry.interests;
+            }
+            let interests = self.regenerate_interests(c);
+            slot.set(MemoEntry { tag: self.memo_tag, citizen: c.0, interests });
+            interests
+        })
+    }
+
+    /// [`People::interests`] drawn again from (seed, id).
+    pub fn regenerate_interests(&self, c: CitizenId) -> Interests {
         const _: () = assert!(INTERESTS == 3, "the weights below are written for three interests");
         let mut d = self.prefix.profile.draws(c.0 as u64);
         let mut topics = [0u8; INTERESTS];

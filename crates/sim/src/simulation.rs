@@ -697,7 +697,9 @@ impl<D: SimDirectory> Simulation<D> {
         let notices: Vec<Vec<(IncidentId, Vec<CitizenId>)>> = engine
             .groups()
             .iter()
-            .map(|g| g.open_notices().iter().map(|b| (b.incident, b.recipients.clone())).collect())
+            .map(|g| {
+                g.open_notices().iter().map(|b| (b.incident, b.recipients(g.members()).collect::<Vec<_>>())).collect()
+            })
             .collect();
         let all = plans.iter().map(|(m, p)| (m, p)).chain(std::iter::once((&groupless, &groupless_plan)));
         let mut learned = Vec::new();

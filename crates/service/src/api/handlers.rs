@@ -1183,9 +1183,9 @@ fn notice_visible(s: &ServiceState, me: CitizenId, incident: IncidentId) -> bool
     let e = &s.engine;
     let Some(record) = e.incident(incident) else { return false };
     let Some(group) = record.group else { return false };
-    let addressed = e
-        .group(group)
-        .is_some_and(|g| g.open_notices().iter().any(|b| b.incident == incident && b.position(me).is_some()));
+    let addressed = e.group(group).is_some_and(|g| {
+        g.open_notices().iter().any(|b| b.incident == incident && b.position(g.members(), me).is_some())
+    });
     addressed || (incident.citizen != me && e.group_of(me).ok().flatten() == Some(group))
 }
 
