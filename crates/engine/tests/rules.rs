@@ -578,6 +578,48 @@ fn populating_streams_citizens_into_pre_sized_groups() {
 }
 
 #[test]
+fn populating_group_by_group_gives_what_populating_in_id_order_gives() {
+    // Citizen i goes to group plan[i] (None: groupless), as in the test above plus more.
+    let plan = [Some(0), None, Some(1), Some(0), Some(1), Some(1), Some(2), None, Some(2), Some(0)];
+    let sizes = [3, 3, 2];
+    let mut by_id = engine_with(policy());
+    let mut p = by_id.populate(plan.len() as u32, &sizes).unwrap();
+    for (i, g) in plan.iter().enumerate() {
+        if let Some(g) = g {
+            p.place(c(i as u32), *g).unwrap();
+        }
+    }
+    p.finish().unwrap();
+    let mut grouped = engine_with(policy());
+    let mut p = grouped.populate(plan.len() as u32, &sizes).unwrap();
+    let chunk = |range: std::ops::Range<u32>| {
+        let mut pairs: Vec<(u32, CitizenId)> = range.filter_map(|i| plan[i as usize].map(|g| (g, c(i)))).collect();
+        pairs.sort();
+        pairs
+    };
+    // Refused, and nothing changes: unsorted, out of the range, twice, too many for a group.
+    let mut unsorted = chunk(0..4);
+    unsorted.reverse();
+    assert_eq!(p.place_grouped(4, &unsorted).unwrap_err().code(), "invalid_value");
+    assert_eq!(p.place_grouped(4, &[(0, c(5))]).unwrap_err().code(), "invalid_value");
+    assert_eq!(p.place_grouped(4, &[(0, c(0)), (1, c(0))]).unwrap_err().code(), "invalid_value");
+    assert_eq!(p.place_grouped(4, &[(2, c(0)), (2, c(1)), (2, c(2))]).unwrap_err().code(), "group_full");
+    assert_eq!(p.place_grouped(11, &[]).unwrap_err().code(), "invalid_value");
+    p.place_grouped(4, &chunk(0..4)).unwrap();
+    assert_eq!(p.place(c(3), 0).unwrap_err().code(), "invalid_value", "the range is placed");
+    p.place_grouped(10, &chunk(4..10)).unwrap();
+    p.finish().unwrap();
+    for g in 0..3 {
+        assert_eq!(grouped.group(GroupId(g)).unwrap().members(), by_id.group(GroupId(g)).unwrap().members());
+    }
+    assert_eq!(grouped.groupless(), by_id.groupless());
+    assert_eq!(grouped.groupless().iter().map(|m| m.member.citizen).collect::<Vec<_>>(), [c(1), c(7)]);
+    for i in 0..plan.len() as u32 {
+        assert_eq!(grouped.group_of(c(i)).unwrap(), by_id.group_of(c(i)).unwrap());
+    }
+}
+
+#[test]
 fn a_notice_goes_to_the_group_as_it_was_at_delivery() {
     // Notices are stored without a recipient list while the group is unchanged; when the
     // group changes before the deadline the recipients must still be those notified.

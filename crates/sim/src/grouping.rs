@@ -88,22 +88,48 @@ pub fn form<D: SimDirectory>(engine: &mut Engine<D>, people: &People, rules: &Ru
     engine.directory_mut().synthetic_mut().prepare_groups(group_sizes.len());
     let mut centroids = vec![0f32; group_sizes.len() * topics];
     let mut populate = engine.populate(n, &group_sizes).map_err(|e| e.to_string())?;
-    // Pass 2: positions in id order, chunk by chunk (keys in parallel, placement in order).
-    let mut profile = vec![0f32; topics];
+    // Pass 2, chunk by chunk of ids: keys in parallel; positions in id order (cheap: the
+    // counters fit in cache); then the chunk's citizens sorted by group and placed group
+    // after group (`Populate::place_grouped`: writes near one another instead of one cache
+    // miss a citizen), and the centroids summed per group in parallel. A group's members
+    // and its centroid's sum come in id order either way, so the bits are those of a
+    // citizen-by-citizen pass.
+    let mut pairs: Vec<(u32, CitizenId)> = Vec::new();
     for start in (0..n).step_by(CHUNK as usize) {
         let end = (start as u64 + CHUNK as u64).min(n as u64) as u32;
         let keys: Vec<u32> = (start..end).into_par_iter().map(|c| bucket(people, CitizenId(c)) as u32).collect();
+        pairs.clear();
         for (c, &key) in (start..end).zip(&keys) {
             let position = next_position[key as usize];
             next_position[key as usize] += 1;
             if let Some(g) = group_at(position, base, extra, covered) {
-                populate.place(CitizenId(c), g).map_err(|e| e.to_string())?;
-                people.profile(CitizenId(c), &mut profile);
-                for (s, &x) in centroids[g as usize * topics..(g as usize + 1) * topics].iter_mut().zip(&profile) {
-                    *s += x;
-                }
+                pairs.push((g, CitizenId(c)));
             }
         }
+        drop(keys);
+        pairs.par_sort_unstable();
+        populate.place_grouped(end, &pairs).map_err(|e| e.to_string())?;
+        // Each group's rows of the centroid table, paired with its citizens of this chunk.
+        let mut rows: Vec<(&mut [f32], &[(u32, CitizenId)])> = Vec::new();
+        let mut rest: &mut [f32] = &mut centroids;
+        let mut offset = 0usize;
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            let at = run[0].0 as usize * topics;
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - offset);
+            let (row, tail) = tail.split_at_mut(topics);
+            rows.push((row, run));
+            rest = tail;
+            offset = at + topics;
+        }
+        rows.into_par_iter().for_each_init(
+            || vec![0f32; topics],
+            |profile, (row, run)| {
+                for &(_, c) in run {
+                    people.profile(c, profile);
+                    row.iter_mut().zip(profile.iter()).for_each(|(s, &x)| *s += x);
+                }
+            },
+        );
     }
     populate.finish().map_err(|e| e.to_string())?;
     for (g, &size) in group_sizes.iter().enumerate() {
