@@ -60,9 +60,9 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     parts.push(("metrics and tables", days * 1024 + (64 << 20)));
     // What the parts above do not capture, measured with `xinyong bench sim` (peak RSS minus
     // the parts): per-thread accumulators, the groups being worked on, the allocator's slack.
-    // About 1 B a citizen at 100 M × 10 days and at 10 M × 365 days once a group's order
-    // buffer is released after settling (docs/BENCHMARKS.md); we count 4 for a margin.
-    parts.push(("day working set and allocator slack (measured)", n * 4));
+    // 0.6 B a citizen at 1.4 billion × 3 days, and about 1 B at 100 M over a year
+    // (docs/BENCHMARKS.md); we count 1.5.
+    parts.push(("day working set and allocator slack (measured)", n * 3 / 2));
     if w.grouping == crate::world::GroupingMethod::Balanced {
         // While grouping: every profile (4 B a topic), the key order, the result and the
         // per-block copies (docs/grouping.md: 813 MB for 10 M citizens × 16 topics).
