@@ -522,6 +522,9 @@ pub struct SyntheticDirectory {
     pub groups: Vec<GroupState>,
     /// Mean interest profile of each group at formation, row-major (`topics` per group).
     centroids: Vec<f32>,
+    /// Each centroid's squared norm, summed once at formation
+    /// (placement ranks thousands of groups a citizen at 100 M: computed once, not each time).
+    centroid_norms: Vec<f64>,
     /// Groups by interest key, in id order (neighbouring ids are similar groups).
     by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>>,
     by_main_topic: Vec<Vec<GroupId>>,
@@ -536,6 +539,7 @@ impl SyntheticDirectory {
             people,
             groups: Vec::new(),
             centroids: Vec::new(),
+            centroid_norms: Vec::new(),
             by_key: BTreeMap::new(),
             by_main_topic: vec![Vec::new(); topics],
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
@@ -559,6 +563,7 @@ impl SyntheticDirectory {
             state.main_topic = pick(0);
             state.culture = (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32;
         }
+        self.centroid_norms = centroids.chunks(topics).map(|c| c.iter().map(|&x| x as f64 * x as f64).sum()).collect();
         self.centroids = centroids;
         self.by_key.clear();
         self.by_main_topic = vec![Vec::new(); topics];
@@ -568,15 +573,15 @@ impl SyntheticDirectory {
         }
     }
 
-    fn similarity(&self, interests: &Interests, g: GroupId) -> f64 {
+    /// Cosine of `interests` (whose squared norm is `own`) and group `g`'s centroid.
+    fn similarity_with(&self, interests: &Interests, own: f64, g: GroupId) -> f64 {
         let topics = self.people.topics();
         let centroid = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
-        let (mut dot, mut own) = (0.0f64, 0.0f64);
+        let mut dot = 0.0f64;
         for (t, w) in interests.topics.iter().zip(interests.weights) {
             dot += w as f64 * centroid[*t as usize] as f64;
-            own += w as f64 * w as f64;
         }
-        let theirs: f64 = centroid.iter().map(|&x| x as f64 * x as f64).sum();
+        let theirs = self.centroid_norms[g.index()];
         if own == 0.0 || theirs == 0.0 { 0.0 } else { dot / (own.sqrt() * theirs.sqrt()) }
     }
 
@@ -637,10 +642,20 @@ impl SyntheticDirectory {
         &mut self.groups[group.index()]
     }
 
+    /// The `keep` groups most similar to `interests`, most similar first (ties: lower id).
+    /// The order is total, so selecting the first `keep` before sorting them gives what
+    /// sorting everything gives.
     fn ranked(&self, interests: &Interests, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
-        let mut scored: Vec<(f64, GroupId)> = groups.iter().map(|&g| (self.similarity(interests, g), g)).collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        out.extend(scored.into_iter().take(keep).map(|(_, g)| g));
+        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+        let mut scored: Vec<(f64, GroupId)> =
+            groups.iter().map(|&g| (self.similarity_with(interests, own, g), g)).collect();
+        let order = |a: &(f64, GroupId), b: &(f64, GroupId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if keep < scored.len() {
+            scored.select_nth_unstable_by(keep, order);
+            scored.truncate(keep);
+        }
+        scored.sort_by(order);
+        out.extend(scored.into_iter().map(|(_, g)| g));
     }
 }
 
