@@ -63,6 +63,11 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     // 0.6 B a citizen at 1.4 billion × 3 days, and about 1 B at 100 M over a year
     // (docs/BENCHMARKS.md); we count 1.5.
     parts.push(("day working set and allocator slack (measured)", n * 3 / 2));
+    // Once expelled citizens are regrouped, groups grow and the allocator fragments:
+    // +2.5 B a citizen measured at 100 M over most of a year (docs/BENCHMARKS.md).
+    if scenario.run.days > scenario.policy.sanction.regroup_after_days {
+        parts.push(("growth once the expelled are regrouped (measured)", n * 5 / 2));
+    }
     if w.grouping == crate::world::GroupingMethod::Balanced {
         // While grouping: every profile (4 B a topic), the key order, the result and the
         // per-block copies (docs/grouping.md: 813 MB for 10 M citizens × 16 topics).
