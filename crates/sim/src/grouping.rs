@@ -25,6 +25,9 @@ pub fn balanced_sizes(n: u64, min: u64, max: u64) -> Vec<u64> {
     (0..k).map(|i| base + u64::from(i < extra)).collect()
 }
 
+/// A citizen and the index of the new group they are placed in.
+type Placed = (u32, CitizenId);
+
 /// Citizens per chunk of the formation's second pass (bounds its scratch memory).
 const CHUNK: u32 = 1 << 22;
 
@@ -94,7 +97,7 @@ pub fn form<D: SimDirectory>(engine: &mut Engine<D>, people: &People, rules: &Ru
     // miss a citizen), and the centroids summed per group in parallel. A group's members
     // and its centroid's sum come in id order either way, so the bits are those of a
     // citizen-by-citizen pass.
-    let mut pairs: Vec<(u32, CitizenId)> = Vec::new();
+    let mut pairs: Vec<Placed> = Vec::new();
     for start in (0..n).step_by(CHUNK as usize) {
         let end = (start as u64 + CHUNK as u64).min(n as u64) as u32;
         let keys: Vec<u32> = (start..end).into_par_iter().map(|c| bucket(people, CitizenId(c)) as u32).collect();
@@ -110,7 +113,7 @@ pub fn form<D: SimDirectory>(engine: &mut Engine<D>, people: &People, rules: &Ru
         pairs.par_sort_unstable();
         populate.place_grouped(end, &pairs).map_err(|e| e.to_string())?;
         // Each group's rows of the centroid table, paired with its citizens of this chunk.
-        let mut rows: Vec<(&mut [f32], &[(u32, CitizenId)])> = Vec::new();
+        let mut rows: Vec<(&mut [f32], &[Placed])> = Vec::new();
         let mut rest: &mut [f32] = &mut centroids;
         let mut offset = 0usize;
         for run in pairs.chunk_by(|a, b| a.0 == b.0) {
