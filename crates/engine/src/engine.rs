@@ -437,23 +437,34 @@ impl<D: Directory> Populate<'_, D> {
         let Some(&size) = self.sizes.get(index as usize) else {
             return Err(Refusal::UnknownGroup { group: GroupId(g as u32) });
         };
-        let placed = &mut self.placed[index as usize];
-        if *placed == size {
+        if self.placed[index as usize] == size {
             return Err(Refusal::GroupFull { group: GroupId(g as u32), max: size });
         }
-        *placed += 1;
         self.skip_to(citizen.0);
+        self.join(index, citizen);
+        self.next = citizen.0 + 1;
+        Ok(())
+    }
+
+    /// Puts `citizen` in the `index`-th new group (room checked by the caller).
+    fn join(&mut self, index: u32, citizen: CitizenId) {
+        let g = self.first_group + index as usize;
+        self.placed[index as usize] += 1;
         if self.engine.is_local(GroupId(g as u32)) {
             self.engine.groups[g].push_member(Member { citizen, ..self.member });
             self.engine.directory.joined(citizen, GroupId(g as u32));
         } else {
             self.engine.remote_sizes[g] += 1;
         }
-        if let Some(index) = self.engine.locations.as_mut() {
-            index[citizen.index()] = g as u32;
+        if let Some(locations) = self.engine.locations.as_mut() {
+            locations[citizen.index()] = g as u32;
         }
-        self.next = citizen.0 + 1;
-        Ok(())
+    }
+
+    /// A new citizen who stays groupless (placed in id order).
+    fn leave_groupless(&mut self, citizen: CitizenId) {
+        let member = Member { citizen, ..self.member };
+        self.engine.groupless.members.push(GrouplessMember { member, eligible_day: self.engine.day });
     }
 
     /// Places the citizens of the next id range, `next..end`, given grouped: `by_group` lists
@@ -493,26 +504,14 @@ impl<D: Directory> Populate<'_, D> {
                 });
             }
         }
-        let day = self.engine.day;
         for c in start..end {
             let bit = (c - start) as usize;
             if seen[bit / 64] & (1 << (bit % 64)) == 0 {
-                let member = Member { citizen: CitizenId(c), ..self.member };
-                self.engine.groupless.members.push(GrouplessMember { member, eligible_day: day });
+                self.leave_groupless(CitizenId(c));
             }
         }
         for &(index, citizen) in by_group {
-            let g = self.first_group + index as usize;
-            self.placed[index as usize] += 1;
-            if self.engine.is_local(GroupId(g as u32)) {
-                self.engine.groups[g].push_member(Member { citizen, ..self.member });
-                self.engine.directory.joined(citizen, GroupId(g as u32));
-            } else {
-                self.engine.remote_sizes[g] += 1;
-            }
-            if let Some(locations) = self.engine.locations.as_mut() {
-                locations[citizen.index()] = g as u32;
-            }
+            self.join(index, citizen);
         }
         self.next = end;
         Ok(())
@@ -520,12 +519,8 @@ impl<D: Directory> Populate<'_, D> {
 
     /// Citizens between the last placed and `to` stay groupless.
     fn skip_to(&mut self, to: u32) {
-        let day = self.engine.day;
         for c in self.next..to {
-            self.engine
-                .groupless
-                .members
-                .push(GrouplessMember { member: Member { citizen: CitizenId(c), ..self.member }, eligible_day: day });
+            self.leave_groupless(CitizenId(c));
         }
     }
 

@@ -34,7 +34,8 @@ const CHUNK: u32 = 1 << 22;
 /// The interest bucket of a citizen: their three topics, in order, as one index.
 fn bucket(people: &People, c: CitizenId) -> usize {
     let t = people.topics();
-    let (a, b, c) = people.interests(c).key();
+    // Every citizen once a pass: regenerated, not through the memo of `People::interests`.
+    let (a, b, c) = people.regenerate_interests(c).key();
     (a as usize * t + b as usize) * t + c as usize
 }
 

@@ -378,11 +378,12 @@ impl People {
         Interests { topics, weights }
     }
 
-    /// The dense interest profile over all topics (for grouping and placement).
+    /// The dense interest profile over all topics (for grouping: every citizen once a pass,
+    /// so regenerated rather than through the memo of [`People::interests`]).
     pub fn profile(&self, c: CitizenId, out: &mut [f32]) {
         assert_eq!(out.len(), self.topics);
         out.iter_mut().for_each(|x| *x = 0.0);
-        let i = self.interests(c);
+        let i = self.regenerate_interests(c);
         for (t, w) in i.topics.iter().zip(i.weights) {
             out[*t as usize] += w;
         }

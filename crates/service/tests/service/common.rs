@@ -175,16 +175,21 @@ pub fn small_policy() -> Value {
 
 /// Sets the small policy, creates `n` citizens in one group, a reporter, a brand with milk
 /// (10 yuan) and a train ticket (553 yuan, travel), and a KOL.
-pub fn world(server: &TestServer, n: u32) -> World {
-    let mut op = server.operator();
-    expect(op.put("/v1/policy", &small_policy()).unwrap(), 200, None);
-    let body = expect(op.post("/v1/citizens", &json!({"count": n})).unwrap(), 201, None);
-    let citizens: Vec<(u32, String)> = body["citizens"]
+/// (citizen id, token) of each citizen a `POST /v1/citizens` reply registered.
+pub fn registered(body: &Value) -> Vec<(u32, String)> {
+    body["citizens"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| (c["citizen"].as_u64().unwrap() as u32, c["token"].as_str().unwrap().to_string()))
-        .collect();
+        .collect()
+}
+
+pub fn world(server: &TestServer, n: u32) -> World {
+    let mut op = server.operator();
+    expect(op.put("/v1/policy", &small_policy()).unwrap(), 200, None);
+    let body = expect(op.post("/v1/citizens", &json!({"count": n})).unwrap(), 201, None);
+    let citizens = registered(&body);
     let reporter = expect(op.post("/v1/reporters", &json!({"name": "camera network"})).unwrap(), 201, None);
     let brand = expect(op.post("/v1/brands", &json!({"name": "Mengniu"})).unwrap(), 201, None);
     let kol = expect(op.post("/v1/kols", &json!({"name": "Li Jiaqi"})).unwrap(), 201, None);

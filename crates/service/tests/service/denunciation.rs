@@ -23,12 +23,7 @@ fn setup(enabled: bool) -> Setup {
     });
     expect(op.put("/v1/policy", &policy).unwrap(), 200, None);
     let body = expect(op.post("/v1/citizens", &json!({"count": 4})).unwrap(), 201, None);
-    let citizens = body["citizens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["citizen"].as_u64().unwrap() as u32, c["token"].as_str().unwrap().to_string()))
-        .collect();
+    let citizens = registered(&body);
     let reporter = expect(op.post("/v1/reporters", &json!({"name": "camera network"})).unwrap(), 201, None);
     let brand = expect(op.post("/v1/brands", &json!({"name": "Mengniu"})).unwrap(), 201, None);
     let mut brand = server.client(Some(brand["token"].as_str().unwrap()));

@@ -88,12 +88,7 @@ fn a_real_person_who_always_keeps_ends_with_exactly_the_points_the_rules_give() 
     let server = mixed_server(&db, 20);
     let mut op = server.operator();
     let body = expect(op.post("/v1/citizens", &json!({"count": 2})).unwrap(), 201, None);
-    let person: Vec<(u32, String)> = body["citizens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["citizen"].as_u64().unwrap() as u32, c["token"].as_str().unwrap().to_string()))
-        .collect();
+    let person = registered(&body);
     assert_eq!(person[0].0, SIMULATED, "real people come after the simulated citizens");
     close_day(&server); // placed at the first close, among the simulated
     let mut me = server.client(Some(&person[0].1));
