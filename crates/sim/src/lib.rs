@@ -26,6 +26,7 @@ pub mod mixed;
 pub mod output;
 pub mod population;
 pub mod scenario;
+pub mod shortlist;
 pub mod simulation;
 pub mod summary;
 pub mod world;

@@ -10,7 +10,9 @@
 //! from a flat Dirichlet (sorted: the first is the main interest). Favourites and followed
 //! KOLs come from those topics, by popularity within the topic.
 
+use crate::shortlist::TopicTree;
 use crate::world::WorldConfig;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xinyong_engine::{CitizenId, Directory, GroupId, KolId, ProductId, ProductSpec};
@@ -526,9 +528,10 @@ pub struct SyntheticDirectory {
     /// Each centroid's squared norm, summed once at formation
     /// (placement ranks thousands of groups a citizen at 100 M: computed once, not each time).
     centroid_norms: Vec<f64>,
-    /// Groups by interest key, in id order (neighbouring ids are similar groups).
-    by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>>,
-    by_main_topic: Vec<Vec<GroupId>>,
+    /// Groups by interest key, indexed for exact shortlists ([`crate::shortlist`]).
+    by_key: BTreeMap<(u8, u8, u8), TopicTree>,
+    /// Groups by main topic, indexed the same way.
+    by_main_topic: Vec<TopicTree>,
     /// Products' categories (for favourite checks).
     categories: Vec<u16>,
 }
@@ -542,7 +545,7 @@ impl SyntheticDirectory {
             centroids: Vec::new(),
             centroid_norms: Vec::new(),
             by_key: BTreeMap::new(),
-            by_main_topic: vec![Vec::new(); topics],
+            by_main_topic: vec![TopicTree::default(); topics],
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
         }
     }
@@ -566,11 +569,27 @@ impl SyntheticDirectory {
         }
         self.centroid_norms = centroids.chunks(topics).map(|c| c.iter().map(|&x| x as f64 * x as f64).sum()).collect();
         self.centroids = centroids;
-        self.by_key.clear();
-        self.by_main_topic = vec![Vec::new(); topics];
+        let mut by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>> = BTreeMap::new();
+        let mut by_main_topic = vec![Vec::new(); topics];
         for (i, state) in self.groups.iter().enumerate() {
-            self.by_key.entry(state.key).or_default().push(GroupId(i as u32));
-            self.by_main_topic[state.main_topic as usize].push(GroupId(i as u32));
+            by_key.entry(state.key).or_default().push(GroupId(i as u32));
+            by_main_topic[state.main_topic as usize].push(GroupId(i as u32));
+        }
+        let tree = |list: Vec<GroupId>| TopicTree::build(list, topics, |g, out| self.direction(g, out));
+        let keyed: Vec<((u8, u8, u8), Vec<GroupId>)> = by_key.into_iter().collect();
+        let keyed: Vec<((u8, u8, u8), TopicTree)> = keyed.into_par_iter().map(|(k, list)| (k, tree(list))).collect();
+        let by_main_topic = by_main_topic.into_par_iter().map(tree).collect();
+        self.by_key = keyed.into_iter().collect();
+        self.by_main_topic = by_main_topic;
+    }
+
+    /// Group `g`'s centroid divided by its norm (zeros for an empty centroid).
+    fn direction(&self, g: GroupId, out: &mut [f64]) {
+        let topics = self.people.topics();
+        let centroid = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
+        let norm = self.centroid_norms[g.index()].sqrt();
+        for (o, &c) in out.iter_mut().zip(centroid) {
+            *o = if norm == 0.0 { 0.0 } else { c as f64 / norm };
         }
     }
 
@@ -619,13 +638,13 @@ impl SyntheticDirectory {
         match attempt {
             0 => {
                 if let Some(same) = self.by_key.get(&interests.key()) {
-                    self.ranked(interests, same, PLACEMENT_SHORTLIST, out);
+                    self.shortlist(interests, same, out);
                 }
                 if out.is_empty() {
-                    self.ranked(interests, &self.by_main_topic[interests.main() as usize], PLACEMENT_SHORTLIST, out);
+                    self.shortlist(interests, &self.by_main_topic[interests.main() as usize], out);
                 }
             }
-            1 => self.ranked(interests, &self.by_main_topic[interests.main() as usize], usize::MAX, out),
+            1 => self.ranked(interests, self.by_main_topic[interests.main() as usize].groups(), usize::MAX, out),
             // Every group, ranked: only reached when no group of the citizen's main topic has room.
             2 => {
                 let all: Vec<GroupId> = (0..groups.min(self.groups.len() as u32)).map(GroupId).collect();
@@ -641,6 +660,19 @@ impl SyntheticDirectory {
             self.groups.resize(group.index() + 1, GroupState::default());
         }
         &mut self.groups[group.index()]
+    }
+
+    /// The [`PLACEMENT_SHORTLIST`] groups of `tree` most similar to `interests`, most similar
+    /// first (ties: lower id): what [`Self::ranked`] gives, found through the tree.
+    fn shortlist(&self, interests: &Interests, tree: &TopicTree, out: &mut Vec<GroupId>) {
+        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+        let query: [(usize, f64); INTERESTS] =
+            std::array::from_fn(|k| (interests.topics[k] as usize, interests.weights[k] as f64));
+        if own == 0.0 || query.iter().any(|&(_, w)| w.is_nan() || w < 0.0) {
+            // Outside the tree's bound (no direction, or a negative weight): score them all.
+            return self.ranked(interests, tree.groups(), PLACEMENT_SHORTLIST, out);
+        }
+        tree.top(&query, PLACEMENT_SHORTLIST, |g| self.similarity_with(interests, own, g), out);
     }
 
     /// The `keep` groups most similar to `interests`, most similar first (ties: lower id).
@@ -711,6 +743,52 @@ mod tests {
         let kols = Kols::generate(&world, n, 3, &weights);
         let people = People::new(&world, n, 3, &catalogue, &kols);
         (world, catalogue, kols, people)
+    }
+
+    #[test]
+    fn shortlists_through_the_tree_are_the_ranking_of_every_group() {
+        // 3 000 groups whose centroids are citizens' interests blurred a little (so keys
+        // repeat and many groups are near each other), then the placement of 2 000
+        // citizens: the tree's shortlist must be the first 16 of ranking every group.
+        let (_, catalogue, _, people) = people(20_000);
+        let topics = people.topics();
+        let mut dir = SyntheticDirectory::new(people.clone(), &catalogue);
+        let groups = 3_000usize;
+        let mut centroids = vec![0f32; groups * topics];
+        for g in 0..groups {
+            let base = people.interests(CitizenId(g as u32 * 5));
+            let mut draws = Key::new(7, Stream::Tables, 1, g as u64).draws();
+            for t in 0..topics {
+                centroids[g * topics + t] = 0.02 * draws.uniform() as f32;
+            }
+            for (t, w) in base.topics.iter().zip(base.weights) {
+                centroids[g * topics + *t as usize] += w;
+            }
+            if g % 500 == 7 {
+                centroids[g * topics..(g + 1) * topics].fill(0.0); // a group with no direction
+            }
+        }
+        dir.prepare_groups(groups);
+        dir.set_centroids(centroids, 7, 0.5);
+        let (mut via_tree, mut every) = (Vec::new(), Vec::new());
+        let (mut compared, mut from_long_lists) = (0, 0);
+        for c in 0..2_000u32 {
+            let interests = people.interests(CitizenId(c * 7 + 1));
+            dir.placement_for(&interests, 0, groups as u32, &mut via_tree);
+            let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+            let list: Vec<GroupId> = match dir.by_key.get(&interests.key()) {
+                Some(tree) if !tree.is_empty() => tree.groups().to_vec(),
+                _ => dir.by_main_topic[interests.main() as usize].groups().to_vec(),
+            };
+            every.clear();
+            dir.ranked(&interests, &list, PLACEMENT_SHORTLIST, &mut every);
+            assert_eq!(via_tree, every, "citizen {c}: {interests:?} (own {own})");
+            compared += via_tree.len();
+            from_long_lists += (list.len() > 4 * PLACEMENT_SHORTLIST) as usize;
+        }
+        // Most shortlists are full, and many come from lists the tree had to search.
+        assert!(compared > 2_000 * 4, "shortlists were compared ({compared} entries)");
+        assert!(from_long_lists > 200, "{from_long_lists} citizens had more than 64 groups to choose from");
     }
 
     #[test]

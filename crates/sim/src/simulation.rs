@@ -410,6 +410,11 @@ impl<D: SimDirectory> Simulation<D> {
         self.timings
     }
 
+    /// Worker threads of the run's pool (`run.threads`, 0 = one per core).
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
     pub fn driver(&self) -> Driver {
         self.driver
     }

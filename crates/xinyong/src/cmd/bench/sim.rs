@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Read the peak before the bandwidth probe allocates its own buffer.
     let peak = crate::progress::peak_rss_bytes();
     let bandwidth = (!args.no_floor).then(|| crate::cmd::bench::bandwidth::measure(1024, 3));
-    println!("threads: {}", rayon::current_num_threads());
+    println!("threads: {}", sim.threads());
     println!(
         "time: {wall:.1} s = setup {:.1} s + days {daily:.1} s (groups {:.1} s, global {:.1} s, metrics {:.1} s)",
         t.setup_seconds, t.daily_groups_seconds, t.daily_global_seconds, t.metrics_seconds
