@@ -32,6 +32,25 @@ pub trait Directory: Sync {
     /// first with room.
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>);
 
+    /// Where a groupless citizen goes at this `attempt`: the first of
+    /// [`Self::placement_candidates`] that is in `refill` (sorted: the groups below
+    /// `min_size`), else the first for which `has_room` holds; `None` when neither.
+    ///
+    /// A directory that can find it without listing every candidate overrides this (the
+    /// simulator searches an index); the answer must be the same.
+    fn choose_group(
+        &self,
+        citizen: CitizenId,
+        attempt: u32,
+        groups: u32,
+        refill: &[GroupId],
+        has_room: &dyn Fn(GroupId) -> bool,
+        scratch: &mut Vec<GroupId>,
+    ) -> Option<GroupId> {
+        self.placement_candidates(citizen, attempt, groups, scratch);
+        first_choice(scratch, refill, has_room)
+    }
+
     /// A citizen joined a group (keep centroids right). Default: nothing.
     fn joined(&mut self, _citizen: CitizenId, _group: GroupId) {}
 
@@ -131,6 +150,13 @@ fn cosine(a: &[f32], b: &[f64]) -> f64 {
         nb += y * y;
     }
     if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+}
+
+/// The first of `candidates` in `refill` (sorted), else the first for which `has_room`
+/// holds: the engine's choice among ranked candidates ([`Directory::choose_group`]).
+pub fn first_choice(candidates: &[GroupId], refill: &[GroupId], has_room: &dyn Fn(GroupId) -> bool) -> Option<GroupId> {
+    let refilled = candidates.iter().find(|g| refill.binary_search(g).is_ok());
+    refilled.or_else(|| candidates.iter().find(|&&g| has_room(g))).copied()
 }
 
 impl Directory for StoredDirectory {

@@ -2044,20 +2044,17 @@ impl<D: Directory> Engine<D> {
             self.groupless.members.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
         let mut candidates = Vec::new();
         let group_count = self.groups.len() as u32;
+        // Groups below min_size (a refill is preferred), kept up to date as they fill.
+        let mut refill: Vec<GroupId> =
+            (0..group_count).map(GroupId).filter(|&g| self.group_size(g) < min_size).collect();
         let mut placed = Vec::new();
         for citizen in eligible {
             let mut chosen = None;
+            let has_room = |g: GroupId| g.index() < self.groups.len() && self.group_size(g) < max_size;
+            // A narrow attempt may find nothing; a wider one may.
             for attempt in 0..PLACEMENT_ATTEMPTS_MAX {
-                self.directory.placement_candidates(citizen, attempt, group_count, &mut candidates);
-                if candidates.is_empty() {
-                    continue; // a narrow attempt may have nothing; a wider one may
-                }
-                let sizes = |g: &GroupId| (g.index() < self.groups.len()).then(|| self.group_size(*g));
-                chosen = candidates
-                    .iter()
-                    .find(|g| sizes(g).is_some_and(|s| s < min_size))
-                    .or_else(|| candidates.iter().find(|g| sizes(g).is_some_and(|s| s < max_size)))
-                    .copied();
+                chosen =
+                    self.directory.choose_group(citizen, attempt, group_count, &refill, &has_room, &mut candidates);
                 if chosen.is_some() {
                     break;
                 }
@@ -2069,6 +2066,11 @@ impl<D: Directory> Engine<D> {
                     // Inserting updates the location; the groupless entries go in one pass below.
                     let member = self.groupless.members[index].member;
                     self.insert_member(group, member);
+                    if let Ok(at) = refill.binary_search(&group)
+                        && self.group_size(group) >= min_size
+                    {
+                        refill.remove(at);
+                    }
                     placed.push(citizen);
                     report.regrouped += 1;
                 }

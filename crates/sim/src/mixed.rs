@@ -125,6 +125,31 @@ impl Directory for MixedDirectory {
         }
     }
 
+    fn choose_group(
+        &self,
+        citizen: CitizenId,
+        attempt: u32,
+        groups: u32,
+        refill: &[GroupId],
+        has_room: &dyn Fn(GroupId) -> bool,
+        scratch: &mut Vec<GroupId>,
+    ) -> Option<GroupId> {
+        match &self.synthetic {
+            Some(synthetic) => match self.stored.interests(citizen).filter(|_| self.is_real(citizen)) {
+                Some(profile) => synthetic.choose_for(
+                    &synthetic.interests_of_profile(profile),
+                    attempt,
+                    groups,
+                    refill,
+                    has_room,
+                    scratch,
+                ),
+                None => synthetic.choose_group(citizen, attempt, groups, refill, has_room, scratch),
+            },
+            None => self.stored.choose_group(citizen, attempt, groups, refill, has_room, scratch),
+        }
+    }
+
     fn joined(&mut self, citizen: CitizenId, group: GroupId) {
         let real = self.is_real(citizen);
         if let Some(synthetic) = self.synthetic.as_mut() {

@@ -15,6 +15,7 @@ use crate::world::WorldConfig;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use xinyong_engine::directory::first_choice;
 use xinyong_engine::{CitizenId, Directory, GroupId, KolId, ProductId, ProductSpec};
 use xinyong_random::dist::{Cumulative, ZipfTable, gamma};
 use xinyong_random::{Draws, Key, Prefix, Stream, math};
@@ -532,6 +533,8 @@ pub struct SyntheticDirectory {
     by_key: BTreeMap<(u8, u8, u8), TopicTree>,
     /// Groups by main topic, indexed the same way.
     by_main_topic: Vec<TopicTree>,
+    /// Every group formed, indexed the same way (the last attempt of a placement).
+    all: TopicTree,
     /// Products' categories (for favourite checks).
     categories: Vec<u16>,
 }
@@ -546,6 +549,7 @@ impl SyntheticDirectory {
             centroid_norms: Vec::new(),
             by_key: BTreeMap::new(),
             by_main_topic: vec![TopicTree::default(); topics],
+            all: TopicTree::default(),
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
         }
     }
@@ -579,8 +583,10 @@ impl SyntheticDirectory {
         let keyed: Vec<((u8, u8, u8), Vec<GroupId>)> = by_key.into_iter().collect();
         let keyed: Vec<((u8, u8, u8), TopicTree)> = keyed.into_par_iter().map(|(k, list)| (k, tree(list))).collect();
         let by_main_topic = by_main_topic.into_par_iter().map(tree).collect();
+        let all = tree((0..self.groups.len() as u32).map(GroupId).collect());
         self.by_key = keyed.into_iter().collect();
         self.by_main_topic = by_main_topic;
+        self.all = all;
     }
 
     /// Group `g`'s centroid divided by its norm (zeros for an empty centroid).
@@ -654,6 +660,50 @@ impl SyntheticDirectory {
         }
     }
 
+    /// [`Directory::choose_group`] for given interests: the first of
+    /// [`Self::placement_for`]'s candidates below `min_size` (in `refill`), else the first
+    /// with room — found without ranking every group when the attempt ranks a whole list
+    /// (attempts 1 and 2: the main topic's groups, every group).
+    pub fn choose_for(
+        &self,
+        interests: &Interests,
+        attempt: u32,
+        groups: u32,
+        refill: &[GroupId],
+        has_room: &dyn Fn(GroupId) -> bool,
+        scratch: &mut Vec<GroupId>,
+    ) -> Option<GroupId> {
+        let formed = self.centroid_norms.len();
+        let main = interests.main();
+        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+        let query: [(usize, f64); INTERESTS] =
+            std::array::from_fn(|k| (interests.topics[k] as usize, interests.weights[k] as f64));
+        let indexed = own > 0.0 && query.iter().all(|&(_, w)| w >= 0.0);
+        let tree = match attempt {
+            1 if indexed => &self.by_main_topic[main as usize],
+            // Every group: indexed when every group has a centroid (none made later).
+            2 if indexed && (groups as usize).min(self.groups.len()) == formed => &self.all,
+            _ => {
+                self.placement_for(interests, attempt, groups, scratch);
+                return first_choice(scratch, refill, has_room);
+            }
+        };
+        let in_scope = |g: GroupId| g.index() < formed && (attempt == 2 || self.groups[g.index()].main_topic == main);
+        // The first of the full ranking below min_size: the best of those (usually few).
+        let order = |a: &(f64, GroupId), b: &(f64, GroupId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let refilled = refill
+            .iter()
+            .filter(|&&g| in_scope(g))
+            .map(|&g| (self.similarity_with(interests, own, g), g))
+            .min_by(order);
+        if let Some((_, g)) = refilled {
+            return Some(g);
+        }
+        scratch.clear();
+        tree.top_where(&query, 1, has_room, |g| self.similarity_with(interests, own, g), scratch);
+        scratch.first().copied()
+    }
+
     /// The state of group `g`, made on first use for a group created after formation.
     fn group_state(&mut self, group: GroupId) -> &mut GroupState {
         if group.index() >= self.groups.len() {
@@ -708,6 +758,18 @@ impl Directory for SyntheticDirectory {
         self.placement_for(&self.people.interests(citizen), attempt, groups, out);
     }
 
+    fn choose_group(
+        &self,
+        citizen: CitizenId,
+        attempt: u32,
+        groups: u32,
+        refill: &[GroupId],
+        has_room: &dyn Fn(GroupId) -> bool,
+        scratch: &mut Vec<GroupId>,
+    ) -> Option<GroupId> {
+        self.choose_for(&self.people.interests(citizen), attempt, groups, refill, has_room, scratch)
+    }
+
     fn joined(&mut self, citizen: CitizenId, group: GroupId) {
         let p = self.people.propensity_fixed(citizen);
         let debt = self.people.debt_offset(citizen);
@@ -745,15 +807,12 @@ mod tests {
         (world, catalogue, kols, people)
     }
 
-    #[test]
-    fn shortlists_through_the_tree_are_the_ranking_of_every_group() {
-        // 3 000 groups whose centroids are citizens' interests blurred a little (so keys
-        // repeat and many groups are near each other), then the placement of 2 000
-        // citizens: the tree's shortlist must be the first 16 of ranking every group.
+    /// A directory of `groups` formed groups whose centroids are citizens' interests blurred
+    /// a little (so keys repeat and many groups are near each other); some have no direction.
+    fn formed_directory(groups: usize) -> (People, SyntheticDirectory) {
         let (_, catalogue, _, people) = people(20_000);
         let topics = people.topics();
         let mut dir = SyntheticDirectory::new(people.clone(), &catalogue);
-        let groups = 3_000usize;
         let mut centroids = vec![0f32; groups * topics];
         for g in 0..groups {
             let base = people.interests(CitizenId(g as u32 * 5));
@@ -770,6 +829,15 @@ mod tests {
         }
         dir.prepare_groups(groups);
         dir.set_centroids(centroids, 7, 0.5);
+        (people, dir)
+    }
+
+    #[test]
+    fn shortlists_through_the_tree_are_the_ranking_of_every_group() {
+        // The placement of 2 000 citizens among 3 000 groups: the tree's shortlist must be
+        // the first 16 of ranking every group.
+        let groups = 3_000usize;
+        let (people, dir) = formed_directory(groups);
         let (mut via_tree, mut every) = (Vec::new(), Vec::new());
         let (mut compared, mut from_long_lists) = (0, 0);
         for c in 0..2_000u32 {
@@ -789,6 +857,40 @@ mod tests {
         // Most shortlists are full, and many come from lists the tree had to search.
         assert!(compared > 2_000 * 4, "shortlists were compared ({compared} entries)");
         assert!(from_long_lists > 200, "{from_long_lists} citizens had more than 64 groups to choose from");
+    }
+
+    #[test]
+    fn choosing_through_the_trees_is_choosing_from_the_full_ranking() {
+        // For every attempt, random sets of full groups and of groups below min_size: the
+        // directory's choice must be the engine's rule applied to the ranked candidates.
+        let groups = 3_000usize;
+        let (people, dir) = formed_directory(groups);
+        let mut scratch = Vec::new();
+        let mut candidates = Vec::new();
+        let mut chosen_by_attempt = [0usize; 3];
+        for c in 0..1_500u32 {
+            let interests = people.interests(CitizenId(c * 11 + 3));
+            let mut d = Key::new(9, Stream::Tables, 2, c as u64).draws();
+            // From almost every group full to almost none; refills from none to many.
+            let full_share = d.uniform();
+            let refill_share = if c % 3 == 0 { 0.0 } else { 0.02 * d.uniform() };
+            let salt = c as u64;
+            let full = |g: GroupId| Key::new(salt, Stream::Tables, 3, g.0 as u64).uniform() < full_share;
+            let refill: Vec<GroupId> = (0..groups as u32)
+                .map(GroupId)
+                .filter(|g| Key::new(salt, Stream::Tables, 4, g.0 as u64).uniform() < refill_share)
+                .collect();
+            let has_room = |g: GroupId| g.index() < groups && !full(g);
+            for attempt in 0..3 {
+                let got = dir.choose_for(&interests, attempt, groups as u32, &refill, &has_room, &mut scratch);
+                dir.placement_for(&interests, attempt, groups as u32, &mut candidates);
+                let expected = first_choice(&candidates, &refill, &has_room);
+                assert_eq!(got, expected, "citizen {c}, attempt {attempt}");
+                chosen_by_attempt[attempt as usize] += got.is_some() as usize;
+            }
+        }
+        // Each attempt chose groups, through refills and through room.
+        assert!(chosen_by_attempt.iter().all(|&n| n > 300), "{chosen_by_attempt:?}");
     }
 
     #[test]

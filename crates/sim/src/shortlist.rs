@@ -164,6 +164,19 @@ impl TopicTree {
         similarity: impl Fn(GroupId) -> f64,
         out: &mut Vec<GroupId>,
     ) {
+        self.top_where(query, keep, |_| true, similarity, out)
+    }
+
+    /// [`Self::top`] among the groups for which `accept` holds (the others are passed over,
+    /// not scored): with `keep` 1, the first of the full ranking that `accept`s.
+    pub fn top_where(
+        &self,
+        query: &[(usize, f64)],
+        keep: usize,
+        accept: impl Fn(GroupId) -> bool,
+        similarity: impl Fn(GroupId) -> f64,
+        out: &mut Vec<GroupId>,
+    ) {
         assert!(query.iter().all(|&(t, w)| t < self.topics && w >= 0.0), "topics in range, weights ≥ 0");
         let norm = query.iter().map(|&(_, w)| w * w).sum::<f64>().sqrt();
         assert!(norm > 0.0 && norm.is_finite(), "a direction to search");
@@ -193,6 +206,9 @@ impl TopicTree {
             let node = self.nodes[n as usize];
             if node.children == 0 {
                 for &g in &self.groups[node.start as usize..node.end as usize] {
+                    if !accept(g) {
+                        continue;
+                    }
                     let entry = (similarity(g), g);
                     if best.len() < keep || before(&entry, &best[keep - 1]) {
                         let at = best.partition_point(|b| before(b, &entry));
@@ -276,6 +292,7 @@ mod tests {
             (topics, rows) in rows_strategy(),
             picks in prop::collection::vec((0usize..8, 0u8..6), 1..4),
             keep in 1usize..40,
+            modulus in 0usize..5,
         ) {
             let t = tree(&rows, topics);
             let mut query: Vec<(usize, f64)> = Vec::new();
@@ -287,6 +304,14 @@ mod tests {
             }
             prop_assume!(query.iter().any(|&(_, w)| w > 0.0));
             prop_assert_eq!(search(&t, &rows, &query, keep), brute(&rows, &query, keep));
+            // Filtered: the first of the full ranking among the accepted groups.
+            let accepted = |g: GroupId| (g.0 as usize * 7 + modulus) % 5 < 2;
+            let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
+            let mut first = Vec::new();
+            t.top_where(&query, 1, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first);
+            let expected: Vec<GroupId> =
+                brute(&rows, &query, rows.len()).into_iter().filter(|&g| accepted(g)).take(1).collect();
+            prop_assert_eq!(first, expected);
             let mut all = t.groups().to_vec();
             all.sort();
             prop_assert_eq!(all, (0..rows.len() as u32).map(GroupId).collect::<Vec<_>>());
