@@ -65,9 +65,10 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     // (docs/BENCHMARKS.md); we count 1.5.
     parts.push(("day working set and allocator slack (measured)", n * 3 / 2));
     // Once expelled citizens are regrouped, groups grow and the allocator fragments:
-    // +2.5 B a citizen measured at 100 M over most of a year (docs/BENCHMARKS.md).
+    // 16.6 B a citizen at the peak of a whole year at 100 M, ~12.8 B before regrouping
+    // (docs/BENCHMARKS.md): +3.8 B.
     if scenario.run.days > scenario.policy.sanction.regroup_after_days {
-        parts.push(("growth once the expelled are regrouped (measured)", n * 5 / 2));
+        parts.push(("growth once the expelled are regrouped (measured)", n * 19 / 5));
     }
     if w.grouping == crate::world::GroupingMethod::Balanced {
         // While grouping: every profile (4 B a topic), the key order, the result and the
