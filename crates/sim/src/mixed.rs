@@ -19,7 +19,7 @@
 //! one command per action), so its metrics equal `simulate`'s for the same scenario and
 //! seed (tested).
 
-use crate::population::{SimDirectory, SyntheticDirectory};
+use crate::population::{Interests, SimDirectory, SyntheticDirectory};
 use crate::scenario::Scenario;
 use crate::simulation::{Driver, Shard, Simulation, SimulationError};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,15 @@ impl MixedDirectory {
 
     fn is_real(&self, citizen: CitizenId) -> bool {
         citizen.0 >= self.simulated
+    }
+
+    /// The interests a placement uses: a real person's declared profile, else the ones the
+    /// seed gives the id.
+    fn placement_interests(&self, synthetic: &SyntheticDirectory, citizen: CitizenId) -> Interests {
+        match self.stored.interests(citizen).filter(|_| self.is_real(citizen)) {
+            Some(profile) => synthetic.interests_of_profile(profile),
+            None => synthetic.people.interests(citizen),
+        }
     }
 
     /// Favourite products a real person declared (none for simulated citizens: theirs come
@@ -115,12 +124,9 @@ impl Directory for MixedDirectory {
     /// the seed gives their id).
     fn placement_candidates(&self, citizen: CitizenId, attempt: u32, groups: u32, out: &mut Vec<GroupId>) {
         match &self.synthetic {
-            Some(synthetic) => match self.stored.interests(citizen).filter(|_| self.is_real(citizen)) {
-                Some(profile) => {
-                    synthetic.placement_for(&synthetic.interests_of_profile(profile), attempt, groups, out)
-                }
-                None => synthetic.placement_candidates(citizen, attempt, groups, out),
-            },
+            Some(synthetic) => {
+                synthetic.placement_for(&self.placement_interests(synthetic, citizen), attempt, groups, out)
+            }
             None => self.stored.placement_candidates(citizen, attempt, groups, out),
         }
     }
@@ -135,17 +141,10 @@ impl Directory for MixedDirectory {
         scratch: &mut Vec<GroupId>,
     ) -> Option<GroupId> {
         match &self.synthetic {
-            Some(synthetic) => match self.stored.interests(citizen).filter(|_| self.is_real(citizen)) {
-                Some(profile) => synthetic.choose_for(
-                    &synthetic.interests_of_profile(profile),
-                    attempt,
-                    groups,
-                    refill,
-                    has_room,
-                    scratch,
-                ),
-                None => synthetic.choose_group(citizen, attempt, groups, refill, has_room, scratch),
-            },
+            Some(synthetic) => {
+                let interests = self.placement_interests(synthetic, citizen);
+                synthetic.choose_for(&interests, attempt, groups, refill, has_room, scratch)
+            }
             None => self.stored.choose_group(citizen, attempt, groups, refill, has_room, scratch),
         }
     }

@@ -10,7 +10,7 @@
 //! from a flat Dirichlet (sorted: the first is the main interest). Favourites and followed
 //! KOLs come from those topics, by popularity within the topic.
 
-use crate::shortlist::TopicTree;
+use crate::shortlist::{TopicTree, ranking};
 use crate::world::WorldConfig;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -169,6 +169,20 @@ impl Interests {
     /// The grouping key: topics in order, then the main weight (coarse).
     pub fn key(&self) -> (u8, u8, u8) {
         (self.topics[0], self.topics[1], self.topics[2])
+    }
+
+    /// Σ weight² (the squared norm of the interest vector).
+    pub fn norm_squared(&self) -> f64 {
+        self.weights.iter().map(|&w| w as f64 * w as f64).sum()
+    }
+
+    /// The (topic, weight) pairs a [`TopicTree`] searches for; None outside the tree's
+    /// bound (no direction, or a negative weight), where every group must be scored.
+    fn tree_query(&self) -> Option<[(usize, f64); INTERESTS]> {
+        let query: [(usize, f64); INTERESTS] =
+            std::array::from_fn(|k| (self.topics[k] as usize, self.weights[k] as f64));
+        let searchable = self.norm_squared() > 0.0 && query.iter().all(|&(_, w)| w >= 0.0);
+        searchable.then_some(query)
     }
 }
 
@@ -675,27 +689,25 @@ impl SyntheticDirectory {
     ) -> Option<GroupId> {
         let formed = self.centroid_norms.len();
         let main = interests.main();
-        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
-        let query: [(usize, f64); INTERESTS] =
-            std::array::from_fn(|k| (interests.topics[k] as usize, interests.weights[k] as f64));
-        let indexed = own > 0.0 && query.iter().all(|&(_, w)| w >= 0.0);
-        let tree = match attempt {
-            1 if indexed => &self.by_main_topic[main as usize],
+        let own = interests.norm_squared();
+        let query = interests.tree_query();
+        let tree = match (attempt, query) {
+            (1, Some(_)) => &self.by_main_topic[main as usize],
             // Every group: indexed when every group has a centroid (none made later).
-            2 if indexed && (groups as usize).min(self.groups.len()) == formed => &self.all,
+            (2, Some(_)) if (groups as usize).min(self.groups.len()) == formed => &self.all,
             _ => {
                 self.placement_for(interests, attempt, groups, scratch);
                 return first_choice(scratch, refill, has_room);
             }
         };
+        let query = query.expect("an indexed attempt has a query");
         let in_scope = |g: GroupId| g.index() < formed && (attempt == 2 || self.groups[g.index()].main_topic == main);
         // The first of the full ranking below min_size: the best of those (usually few).
-        let order = |a: &(f64, GroupId), b: &(f64, GroupId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         let refilled = refill
             .iter()
             .filter(|&&g| in_scope(g))
             .map(|&g| (self.similarity_with(interests, own, g), g))
-            .min_by(order);
+            .min_by(ranking);
         if let Some((_, g)) = refilled {
             return Some(g);
         }
@@ -715,29 +727,27 @@ impl SyntheticDirectory {
     /// The [`PLACEMENT_SHORTLIST`] groups of `tree` most similar to `interests`, most similar
     /// first (ties: lower id): what [`Self::ranked`] gives, found through the tree.
     fn shortlist(&self, interests: &Interests, tree: &TopicTree, out: &mut Vec<GroupId>) {
-        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
-        let query: [(usize, f64); INTERESTS] =
-            std::array::from_fn(|k| (interests.topics[k] as usize, interests.weights[k] as f64));
-        if own == 0.0 || query.iter().any(|&(_, w)| w.is_nan() || w < 0.0) {
-            // Outside the tree's bound (no direction, or a negative weight): score them all.
-            return self.ranked(interests, tree.groups(), PLACEMENT_SHORTLIST, out);
+        match interests.tree_query() {
+            Some(query) => {
+                let own = interests.norm_squared();
+                tree.top(&query, PLACEMENT_SHORTLIST, |g| self.similarity_with(interests, own, g), out);
+            }
+            None => self.ranked(interests, tree.groups(), PLACEMENT_SHORTLIST, out),
         }
-        tree.top(&query, PLACEMENT_SHORTLIST, |g| self.similarity_with(interests, own, g), out);
     }
 
     /// The `keep` groups most similar to `interests`, most similar first (ties: lower id).
     /// The order is total, so selecting the first `keep` before sorting them gives what
     /// sorting everything gives.
     fn ranked(&self, interests: &Interests, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
-        let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+        let own = interests.norm_squared();
         let mut scored: Vec<(f64, GroupId)> =
             groups.iter().map(|&g| (self.similarity_with(interests, own, g), g)).collect();
-        let order = |a: &(f64, GroupId), b: &(f64, GroupId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if keep < scored.len() {
-            scored.select_nth_unstable_by(keep, order);
+            scored.select_nth_unstable_by(keep, ranking);
             scored.truncate(keep);
         }
-        scored.sort_by(order);
+        scored.sort_by(ranking);
         out.extend(scored.into_iter().map(|(_, g)| g));
     }
 }
@@ -843,7 +853,7 @@ mod tests {
         for c in 0..2_000u32 {
             let interests = people.interests(CitizenId(c * 7 + 1));
             dir.placement_for(&interests, 0, groups as u32, &mut via_tree);
-            let own: f64 = interests.weights.iter().map(|&w| w as f64 * w as f64).sum();
+            let own = interests.norm_squared();
             let list: Vec<GroupId> = match dir.by_key.get(&interests.key()) {
                 Some(tree) if !tree.is_empty() => tree.groups().to_vec(),
                 _ => dir.by_main_topic[interests.main() as usize].groups().to_vec(),

@@ -21,7 +21,14 @@
 //! entry), whatever the tree's shape. Written by hand: spatial-index crates answer
 //! nearest-neighbour queries by distance, not exact top-k cosines with this tie order.
 
+use std::cmp::Ordering;
 use xinyong_engine::ids::GroupId;
+
+/// The placement's order of scored groups: more similar first, then lower id (a total
+/// order: `total_cmp` on the similarity).
+pub fn ranking(a: &(f64, GroupId), b: &(f64, GroupId)) -> Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
 
 /// Most groups in a leaf.
 pub const LEAF: usize = 32;
@@ -195,8 +202,7 @@ impl TopicTree {
             // Never below 0: a group with no direction scores 0 and has no angle to bound.
             gap.max(0.0).cos().max(0.0)
         };
-        // `a` before `b`: more similar, then lower id (the order `ranked` sorts by).
-        let before = |a: &(f64, GroupId), b: &(f64, GroupId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).is_lt();
+        let before = |a: &(f64, GroupId), b: &(f64, GroupId)| ranking(a, b).is_lt();
         let mut best: Vec<(f64, GroupId)> = Vec::with_capacity(keep.min(self.groups.len()) + 1);
         let mut stack: Vec<(f64, u32)> = vec![(bound(0), 0)];
         while let Some((node_bound, n)) = stack.pop() {
@@ -231,13 +237,6 @@ impl TopicTree {
         }
         out.extend(best.into_iter().map(|(_, g)| g));
     }
-
-    /// Heap bytes held (for the memory estimate's calibration).
-    pub fn heap_bytes(&self) -> usize {
-        self.groups.capacity() * size_of::<GroupId>()
-            + self.nodes.capacity() * size_of::<Node>()
-            + self.centres.capacity() * size_of::<f32>()
-    }
 }
 
 #[cfg(test)]
@@ -250,7 +249,7 @@ mod tests {
         let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
         let mut scored: Vec<(f64, GroupId)> =
             rows.iter().enumerate().map(|(g, row)| (cosine(row, query, own), GroupId(g as u32))).collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.sort_by(ranking);
         scored.into_iter().take(keep).map(|(_, g)| g).collect()
     }
 
