@@ -655,6 +655,50 @@ impl<D: Directory> Engine<D> {
         &self.groups
     }
 
+    /// Heap bytes the engine holds now, by part: capacities, which is what the allocator
+    /// handed out, not lengths. Ordered maps are counted at their entries' size plus 16 B
+    /// (a B-tree node's share); the directory counts its own.
+    pub fn heap_use(&self) -> Vec<(&'static str, u64)> {
+        fn cap<T>(v: &Vec<T>) -> u64 {
+            (v.capacity() * std::mem::size_of::<T>()) as u64
+        }
+        fn map<K, V>(len: usize) -> u64 {
+            (len * (std::mem::size_of::<K>() + std::mem::size_of::<V>() + 16)) as u64
+        }
+        fn today(t: &GroupToday) -> u64 {
+            cap(&t.incidents) + cap(&t.orders) + cap(&t.reports)
+        }
+        let members: u64 = self.groups.iter().map(|g| g.members.len() as u64 * 8).sum();
+        let slack: u64 = self.groups.iter().map(|g| (g.members.capacity() - g.members.len()) as u64 * 8).sum();
+        let notices: u64 = self
+            .groups
+            .iter()
+            .map(|g| cap(&g.open) + g.open.iter().map(NoticeBatch::heap_bytes).sum::<u64>())
+            .sum();
+        let buffers: u64 = self.groups.iter().map(|g| today(&g.today)).sum::<u64>() + today(&self.groupless.today);
+        let g = &self.groupless;
+        let groupless = cap(&g.members)
+            + map::<CitizenId, u8>(g.incident_counts.len())
+            + map::<CitizenId, u16>(g.order_counts.len());
+        let vouchers: u64 = self.vouchers.values().map(|v| cap(v) + map::<CitizenId, Vec<Voucher>>(1)).sum::<u64>()
+            + cap(&self.new_vouchers);
+        vec![
+            ("members", members),
+            ("member capacity beyond the members", slack),
+            ("group table", cap(&self.groups)),
+            ("open notices", notices),
+            ("groups' buffers of the day", buffers),
+            ("groupless", groupless),
+            ("incidents kept", map::<IncidentId, Incident>(self.incidents.len())),
+            ("reports kept", map::<ReportId, Report>(self.reports.len())),
+            ("vouchers", vouchers),
+            ("appeal locations", map::<CitizenId, (u32, u32)>(self.appeal_locations.len())),
+            ("settled orders", cap(&self.settled)),
+            ("ledger", self.ledger.heap_bytes()),
+            ("citizen locations", self.locations.as_ref().map_or(0, cap) + cap(&self.remote_sizes)),
+        ]
+    }
+
     pub fn group(&self, group: GroupId) -> Option<&Group> {
         self.groups.get(group.index())
     }

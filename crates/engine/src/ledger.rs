@@ -159,6 +159,14 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Heap bytes of the entries and the per-citizen index.
+    pub fn heap_bytes(&self) -> u64 {
+        let index: usize = self.by_citizen.iter().map(|v| v.capacity() * 4).sum();
+        (self.entries.capacity() * std::mem::size_of::<LedgerEntry>()
+            + self.by_citizen.capacity() * std::mem::size_of::<Vec<u32>>()
+            + index) as u64
+    }
+
     pub fn new(mode: LedgerMode) -> Ledger {
         Ledger { mode, entries: Vec::new(), by_citizen: Vec::new(), totals: LedgerTotals::default() }
     }

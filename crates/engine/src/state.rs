@@ -177,6 +177,15 @@ impl NoticeBatch {
     }
 
     /// Writes the recipients out, before the roster `members` changes.
+    /// Heap bytes this batch holds (its answers and, once written out, its recipients).
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        let listed = match &self.recipients {
+            Recipients::Listed(list) => list.capacity() * std::mem::size_of::<CitizenId>(),
+            Recipients::Roster { .. } => 0,
+        };
+        (self.answers.capacity() * std::mem::size_of::<AnswerSlot>() + listed) as u64
+    }
+
     fn list(&mut self, members: &[Member]) {
         if matches!(self.recipients, Recipients::Roster { .. }) {
             let list: Vec<CitizenId> = self.recipients(members).collect();

@@ -568,6 +568,18 @@ impl SyntheticDirectory {
         }
     }
 
+    /// Heap bytes of the per-group state: the table, debtor lists, centroids and the
+    /// placement index.
+    pub fn heap_use(&self) -> Vec<(&'static str, u64)> {
+        let debtors: usize = self.groups.iter().map(|g| g.debtors.capacity() * 8).sum();
+        let trees = self.by_key.values().chain(&self.by_main_topic).chain([&self.all]).map(TopicTree::heap_bytes);
+        vec![
+            ("directory: group states", (self.groups.capacity() * std::mem::size_of::<GroupState>() + debtors) as u64),
+            ("directory: centroids", (self.centroids.capacity() * 4 + self.centroid_norms.capacity() * 8) as u64),
+            ("directory: placement index", trees.sum()),
+        ]
+    }
+
     /// Makes room for the state of `count` new groups (before anyone joins them).
     pub fn prepare_groups(&mut self, count: usize) {
         self.groups = vec![GroupState::default(); count];

@@ -78,6 +78,12 @@ fn normalize(v: &[f32], out: &mut [f64]) -> bool {
 }
 
 impl TopicTree {
+    /// Heap bytes of the tree (its group list, nodes and centres).
+    pub fn heap_bytes(&self) -> u64 {
+        (self.groups.capacity() * 4 + self.nodes.capacity() * std::mem::size_of::<Node>() + self.centres.capacity() * 4)
+            as u64
+    }
+
     /// Builds the tree of `groups`; `direction(g, out)` writes group `g`'s direction
     /// (`topics` values, `centroid / |centroid|`, zeros for an empty centroid).
     pub fn build(groups: Vec<GroupId>, topics: usize, direction: impl Fn(GroupId, &mut [f64])) -> TopicTree {

@@ -371,6 +371,22 @@ impl<D: SimDirectory> Simulation<D> {
         &self.scenario
     }
 
+    /// Heap bytes held now, by part: the engine's ([`Engine::heap_use`]), the directory's
+    /// and the simulator's own records of what was true. What the allocator keeps beyond
+    /// these (freed but not returned, fragments) is the process's RSS minus their sum.
+    pub fn heap_use(&self) -> Vec<(&'static str, u64)> {
+        let set = |len: usize| (len * (std::mem::size_of::<IncidentId>() + 16)) as u64;
+        let t = &self.truth;
+        let decided: usize = self.decisions.values().map(Vec::capacity).sum();
+        let truth = set(t.false_incidents.len() + t.all_false.as_ref().map_or(0, BTreeSet::len) + t.denounced_false.len())
+            + ((t.falsely_flagged.capacity() + t.offended.capacity()) * 8) as u64
+            + ((t.yesterday.capacity() + decided) * std::mem::size_of::<(IncidentId, bool)>()) as u64;
+        let mut parts = self.engine.heap_use();
+        parts.extend(self.engine.directory().synthetic().heap_use());
+        parts.push(("simulator: what was true", truth));
+        parts
+    }
+
     pub fn engine(&self) -> &Engine<D> {
         &self.engine
     }

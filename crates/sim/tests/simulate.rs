@@ -298,3 +298,19 @@ fn the_simulator_groups_by_balanced_clustering_by_default_and_it_beats_sorting()
     eprintln!("initial grouping quality: balanced {balanced:.4}, sorted {sorted:.4}");
     assert!(balanced > sorted + 0.005, "balanced {balanced:.4} vs sorted {sorted:.4}");
 }
+
+#[test]
+fn the_heap_account_counts_every_member_and_the_kept_incidents() {
+    let mut s = small(VotingModel::AlwaysExpel, 40);
+    s.policy.sanction.regroup_after_days = 5;
+    s.run.ledger_max_citizens = 0;
+    let sim = run(s);
+    let parts: std::collections::BTreeMap<&str, u64> = sim.heap_use().into_iter().collect();
+    let grouped = 3_000 - sim.engine().groupless().len() as u64;
+    assert_eq!(parts["members"], 8 * grouped);
+    // Groupless citizens are 12 B each at least; incidents are kept for appeals.
+    assert!(parts["groupless"] >= 12 * sim.engine().groupless().len() as u64);
+    assert!(parts["incidents kept"] > 0);
+    assert!(parts["directory: placement index"] > 0 && parts["directory: group states"] > 0);
+    assert_eq!(parts["ledger"], 0, "the ledger is not kept beyond ledger_max_citizens");
+}

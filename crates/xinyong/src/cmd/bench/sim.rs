@@ -6,8 +6,10 @@ use std::time::Instant;
 /// Options of `xinyong bench sim`.
 ///
 /// Runs a scenario without writing anything and prints: setup and per-phase times,
-/// citizen-days per second, events per second, peak memory against the estimate, and
-/// the ratio to the memory floor (the time to stream the mutable state touched each day
+/// citizen-days per second, events per second, peak memory against the estimate, the
+/// heap the run holds at its end by part (members, notices, directory, ...: what RSS
+/// holds beyond their sum is the allocator's free space and fragments), and the ratio
+/// to the memory floor (the time to stream the mutable state touched each day
 /// through memory once a day, at the bandwidth measured by `xinyong bench bandwidth`).
 ///
 /// Examples:
@@ -65,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let citizen_days = n * days as f64;
     // Read the peak before the bandwidth probe allocates its own buffer.
     let peak = crate::progress::peak_rss_bytes();
+    let resident = crate::progress::rss_bytes();
     let bandwidth = (!args.no_floor).then(|| crate::cmd::bench::bandwidth::measure(1024, 3));
     println!("threads: {}", sim.threads());
     println!(
@@ -91,6 +94,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             peak as f64 / n,
             gib(estimate.total_bytes as f64)
         );
+    }
+    let parts = sim.heap_use();
+    let held: u64 = parts.iter().map(|(_, b)| b).sum();
+    println!(
+        "heap held at the end: {:.2} GiB ({:.1} bytes a citizen; resident then {:.1}), by part:",
+        gib(held as f64),
+        held as f64 / n,
+        resident.unwrap_or(0) as f64 / n
+    );
+    for (name, bytes) in parts.iter().filter(|(_, b)| *b as f64 >= n / 100.0) {
+        println!("  {name}: {:.1} bytes a citizen", *bytes as f64 / n);
     }
     if let Some(b) = bandwidth {
         // Each day the close reads every member of every group (tiers) and the metrics read
