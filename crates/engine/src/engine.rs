@@ -670,11 +670,8 @@ impl<D: Directory> Engine<D> {
         }
         let members: u64 = self.groups.iter().map(|g| g.members.len() as u64 * 8).sum();
         let slack: u64 = self.groups.iter().map(|g| (g.members.capacity() - g.members.len()) as u64 * 8).sum();
-        let notices: u64 = self
-            .groups
-            .iter()
-            .map(|g| cap(&g.open) + g.open.iter().map(NoticeBatch::heap_bytes).sum::<u64>())
-            .sum();
+        let notices: u64 =
+            self.groups.iter().map(|g| cap(&g.open) + g.open.iter().map(NoticeBatch::heap_bytes).sum::<u64>()).sum();
         let buffers: u64 = self.groups.iter().map(|g| today(&g.today)).sum::<u64>() + today(&self.groupless.today);
         let g = &self.groupless;
         let groupless = cap(&g.members)

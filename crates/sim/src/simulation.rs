@@ -378,9 +378,10 @@ impl<D: SimDirectory> Simulation<D> {
         let set = |len: usize| (len * (std::mem::size_of::<IncidentId>() + 16)) as u64;
         let t = &self.truth;
         let decided: usize = self.decisions.values().map(Vec::capacity).sum();
-        let truth = set(t.false_incidents.len() + t.all_false.as_ref().map_or(0, BTreeSet::len) + t.denounced_false.len())
-            + ((t.falsely_flagged.capacity() + t.offended.capacity()) * 8) as u64
-            + ((t.yesterday.capacity() + decided) * std::mem::size_of::<(IncidentId, bool)>()) as u64;
+        let truth =
+            set(t.false_incidents.len() + t.all_false.as_ref().map_or(0, BTreeSet::len) + t.denounced_false.len())
+                + ((t.falsely_flagged.capacity() + t.offended.capacity()) * 8) as u64
+                + ((t.yesterday.capacity() + decided) * std::mem::size_of::<(IncidentId, bool)>()) as u64;
         let mut parts = self.engine.heap_use();
         parts.extend(self.engine.directory().synthetic().heap_use());
         parts.push(("simulator: what was true", truth));

@@ -100,9 +100,10 @@ pub fn check_memory(scenario: &xinyong_sim::Scenario, ignore: bool) -> anyhow::R
         && !ignore
     {
         anyhow::bail!(
-            "this run needs about {estimate}, more than the {:.2} GiB available: lower run.citizens, \
-             run.days or run.ledger_max_citizens (the ledger is kept in full up to that many citizens), \
-             or pass --ignore-memory-check",
+            "this run needs about {estimate}, more than {:.2} GiB (90 % of the {:.2} GiB available; \
+             the rest is left to the system): lower run.citizens, run.days or run.ledger_max_citizens \
+             (the ledger is kept in full up to that many citizens), or pass --ignore-memory-check",
+            (available / 10 * 9) as f64 / (1u64 << 30) as f64,
             available as f64 / (1u64 << 30) as f64
         );
     }
