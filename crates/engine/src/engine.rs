@@ -325,7 +325,7 @@ impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
         via: Option<KolId>,
     ) -> Result<OrderReceipt, Refusal> {
         let member = self.group.members[slot];
-        let placed = self.group.today.orders.iter().filter(|o| o.id.citizen == member.citizen).count() as u32;
+        let placed = self.group.today.orders.iter().filter(|o| o.id.citizen == { member.citizen }).count() as u32;
         match group::check_order_at(self.ctx, &member, Some(self.gid), &self.group.today, placed, product, units, via) {
             Ok(order) => {
                 let pool = group::pool_units_in(&self.group.today, product) + units as u64;
@@ -396,7 +396,7 @@ impl<'x, 'a, D: Directory> GrouplessDay<'x, 'a, D> {
         via: Option<KolId>,
     ) -> Result<OrderReceipt, Refusal> {
         let member = self.groupless.members[index].member;
-        let placed = self.groupless.order_counts.get(&member.citizen).copied().unwrap_or(0) as u32;
+        let placed = self.groupless.order_counts.get(&{ member.citizen }).copied().unwrap_or(0) as u32;
         match group::check_order_at(self.ctx, &member, None, &self.groupless.today, placed, product, units, via) {
             Ok(order) => {
                 let receipt = group::receipt(self.ctx, &order, units as u64);
@@ -668,8 +668,9 @@ impl<D: Directory> Engine<D> {
         fn today(t: &GroupToday) -> u64 {
             cap(&t.incidents) + cap(&t.orders) + cap(&t.reports)
         }
-        let members: u64 = self.groups.iter().map(|g| g.members.len() as u64 * 8).sum();
-        let slack: u64 = self.groups.iter().map(|g| (g.members.capacity() - g.members.len()) as u64 * 8).sum();
+        let member = std::mem::size_of::<Member>() as u64;
+        let members: u64 = self.groups.iter().map(|g| g.members.len() as u64 * member).sum();
+        let slack: u64 = self.groups.iter().map(|g| (g.members.capacity() - g.members.len()) as u64 * member).sum();
         let notices: u64 =
             self.groups.iter().map(|g| cap(&g.open) + g.open.iter().map(NoticeBatch::heap_bytes).sum::<u64>()).sum();
         let buffers: u64 = self.groups.iter().map(|g| today(&g.today)).sum::<u64>() + today(&self.groupless.today);
@@ -866,7 +867,7 @@ impl<D: Directory> Engine<D> {
     pub fn view(&self, citizen: CitizenId) -> Result<CitizenView, Refusal> {
         let at = self.locate(citizen)?;
         let m = *self.member_at(at);
-        let tier = self.rules.tier(m.tier);
+        let tier = self.rules.tier(m.tier());
         let score = self.score_of_member(&m);
         let (group, regroup_day) = match at {
             Location::Group { group, .. } => (Some(GroupId(group)), None),
@@ -877,7 +878,7 @@ impl<D: Directory> Engine<D> {
             citizen,
             score,
             tier: tier.name.clone(),
-            tier_index: m.tier,
+            tier_index: m.tier(),
             restrictions: tier.restrictions.list(),
             group,
             group_size: group.map(|g| self.group_size(g)),
@@ -891,7 +892,7 @@ impl<D: Directory> Engine<D> {
         let m = self.member(citizen)?;
         let entries: Vec<LedgerEntry> = self.ledger.of(citizen).copied().collect();
         // The tier in force (tiers move at the day's close, not with each entry).
-        let tier = self.rules.tier(m.tier);
+        let tier = self.rules.tier(m.tier());
         let complete = self.ledger.mode() == LedgerMode::Full;
         let score = self.score_of_member(&m);
         if complete {
@@ -971,7 +972,7 @@ impl<D: Directory> Engine<D> {
             let citizen = CitizenId(first as u32 + i);
             // Ids only grow, so pushing keeps the groupless list sorted.
             self.groupless.members.push(GrouplessMember {
-                member: Member { citizen, score_offset: offset, tier, flags: 0 },
+                member: Member::new(citizen, offset, tier),
                 eligible_day: self.day,
             });
         }
@@ -1034,10 +1035,10 @@ impl<D: Directory> Engine<D> {
                 });
             }
             let members = &self.groupless.members;
-            while cursor < members.len() && members[cursor].member.citizen < citizen {
+            while cursor < members.len() && { members[cursor].member.citizen } < citizen {
                 cursor += 1;
             }
-            if cursor == members.len() || members[cursor].member.citizen != citizen {
+            if cursor == members.len() || { members[cursor].member.citizen } != citizen {
                 let group = self.group_of(citizen)?.expect("not groupless, so in a group");
                 return Err(Refusal::AlreadyInGroup { citizen, group });
             }
@@ -1054,7 +1055,7 @@ impl<D: Directory> Engine<D> {
         let mut cursor = 0usize;
         for &(citizen, group) in &sorted {
             let members = &self.groupless.members;
-            while members[cursor].member.citizen < citizen {
+            while { members[cursor].member.citizen } < citizen {
                 cursor += 1;
             }
             let member = members[cursor].member;
@@ -1062,7 +1063,7 @@ impl<D: Directory> Engine<D> {
             // Citizens arrive in id order, so pushing keeps members sorted unless the group
             // already had members with larger ids.
             match g.members.last() {
-                Some(last) if last.citizen > citizen => {
+                Some(last) if { last.citizen } > citizen => {
                     let at = g.members.binary_search_by_key(&citizen, |m| m.citizen).expect_err("new member");
                     g.insert_member(at, member);
                 }
@@ -1073,10 +1074,10 @@ impl<D: Directory> Engine<D> {
         // Drop the placed citizens from the groupless list in one pass.
         let mut next = sorted.iter().peekable();
         self.groupless.members.retain(|e| {
-            while next.peek().is_some_and(|(c, _)| *c < e.member.citizen) {
+            while next.peek().is_some_and(|(c, _)| *c < { e.member.citizen }) {
                 next.next();
             }
-            next.peek().is_none_or(|(c, _)| *c != e.member.citizen)
+            next.peek().is_none_or(|(c, _)| *c != { e.member.citizen })
         });
         if let Some(index) = self.locations.as_mut() {
             for &(citizen, group) in &sorted {
@@ -1133,7 +1134,7 @@ impl<D: Directory> Engine<D> {
             placed: vec![0; group_sizes.len()],
             next: first,
             first_group,
-            member: Member { citizen: CitizenId(first), score_offset: offset, tier, flags: 0 },
+            member: Member::new(CitizenId(first), offset, tier),
         })
     }
 
@@ -1168,7 +1169,7 @@ impl<D: Directory> Engine<D> {
             return;
         }
         let g = &mut self.groups[group.index()];
-        let at = g.members.binary_search_by_key(&member.citizen, |m| m.citizen).expect_err("not yet a member");
+        let at = g.members.binary_search_by_key(&{ member.citizen }, |m| m.citizen).expect_err("not yet a member");
         if g.members.len() == g.members.capacity() {
             // Grow by little: groups are many and most never grow.
             g.reserve_members(8);
@@ -1192,8 +1193,8 @@ impl<D: Directory> Engine<D> {
         let mut merged = Vec::with_capacity(old.len() + entries.len());
         let (mut a, mut b) = (old.into_iter().peekable(), entries.into_iter().peekable());
         while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-            debug_assert_ne!(x.member.citizen, y.member.citizen);
-            if x.member.citizen < y.member.citizen {
+            debug_assert_ne!({ x.member.citizen }, { y.member.citizen });
+            if { x.member.citizen } < { y.member.citizen } {
                 merged.push(a.next().expect("peeked"));
             } else {
                 merged.push(b.next().expect("peeked"));
@@ -2119,7 +2120,7 @@ impl<D: Directory> Engine<D> {
             }
         }
         if !placed.is_empty() {
-            self.groupless.members.retain(|e| placed.binary_search(&e.member.citizen).is_err());
+            self.groupless.members.retain(|e| placed.binary_search(&{ e.member.citizen }).is_err());
         }
     }
 

@@ -205,7 +205,7 @@ pub(crate) fn change_member_score<D>(
     let new = (old as i64 + requested as i64).clamp(0, range) as u16;
     member.score_offset = new;
     if new != old {
-        member.flags |= FLAG_SCORE_CHANGED;
+        member.mark_score_changed();
         shifts.shift(old, new, range as usize + 1);
     }
     let delta = new as i32 - old as i32;
@@ -308,7 +308,7 @@ pub(crate) fn check_order_at<D: Directory>(
             return Err(Refusal::NotFollowing { citizen, kol });
         }
     }
-    let tier = ctx.rules.tier(member.tier);
+    let tier = ctx.rules.tier(member.tier());
     if p.travel && tier.restrictions.contains(Restriction::Travel) {
         let score = ctx.rules.policy.score_min + member.score_offset as i32;
         return Err(Refusal::TravelBanned {
@@ -588,13 +588,13 @@ fn tally<D>(ctx: &Ctx<D>, group: &mut Group, out: &mut GroupOut, acc: &mut DayAc
                 }
                 None => {
                     let recipient = listed[i];
-                    while slot < group.members.len() && group.members[slot].citizen < recipient {
+                    while slot < group.members.len() && { group.members[slot].citizen } < recipient {
                         slot += 1;
                     }
                     recipient
                 }
             };
-            if slot < group.members.len() && group.members[slot].citizen == recipient {
+            if slot < group.members.len() && { group.members[slot].citizen } == recipient {
                 let member = &mut group.members[slot];
                 change_member_score(ctx, member, requested, cause, &mut out.ledger, &mut acc.totals, &mut acc.shifts);
             } else {
@@ -708,9 +708,8 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
 pub(crate) fn recompute_tiers<'m>(rules: &Rules, members: impl Iterator<Item = &'m mut Member>) {
     let score_min = rules.policy.score_min;
     for m in members {
-        if m.flags & FLAG_SCORE_CHANGED != 0 {
-            m.tier = rules.tier_index(score_min + m.score_offset as i32);
-            m.flags &= !FLAG_SCORE_CHANGED;
+        if m.score_changed() {
+            m.set_tier(rules.tier_index(score_min + m.score_offset as i32));
         }
     }
 }

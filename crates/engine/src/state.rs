@@ -1,5 +1,5 @@
 //! The engine's state, laid out for scale: `u32` ids, members stored inside their
-//! group (a group's votes touch one contiguous slice), 8 bytes of mutable state per
+//! group (a group's votes touch one contiguous slice), 7 bytes of mutable state per
 //! citizen, no per-citizen heap allocation.
 
 use crate::ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, ProductId, ReportId};
@@ -7,21 +7,88 @@ use crate::ledger::Answer;
 use crate::pricing::{Fen, PriceBreakdown};
 use serde::{Deserialize, Serialize};
 
-/// A citizen's mutable state: 8 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A citizen's mutable state: 7 bytes, packed (no padding: at 1.4 billion citizens the
+/// eighth byte alone would be 1.3 GiB). Fields are read and written by value; a packed
+/// field cannot be borrowed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "MemberFields", into = "MemberFields")]
+#[repr(C, packed)]
 pub struct Member {
     pub citizen: CitizenId,
     /// Score minus `score_min` (fits 16 bits: the policy bounds the range).
     pub score_offset: u16,
-    /// Tier index as of the last day close (0 = highest tier).
-    pub tier: u8,
-    /// Bit 0: the score changed since the tier was last computed.
-    pub flags: u8,
+    /// Bits 0–6: the tier index as of the last day close (0 = highest tier; the policy
+    /// allows at most [`crate::policy::TIERS_MAX`] tiers). Bit 7: the score changed since.
+    pub(crate) tier_and_flag: u8,
 }
 
-pub(crate) const FLAG_SCORE_CHANGED: u8 = 1;
+const SCORE_CHANGED: u8 = 0x80;
+const _: () = assert!(crate::policy::TIERS_MAX <= SCORE_CHANGED as usize);
+const _: () = assert!(std::mem::size_of::<Member>() == 7);
 
-const _: () = assert!(std::mem::size_of::<Member>() == 8);
+impl Member {
+    pub fn new(citizen: CitizenId, score_offset: u16, tier: u8) -> Member {
+        debug_assert!(tier < SCORE_CHANGED);
+        Member { citizen, score_offset, tier_and_flag: tier }
+    }
+
+    /// Tier index as of the last day close (0 = highest tier).
+    pub fn tier(&self) -> u8 {
+        self.tier_and_flag & !SCORE_CHANGED
+    }
+
+    /// Whether the score changed since the tier was last computed.
+    pub fn score_changed(&self) -> bool {
+        self.tier_and_flag & SCORE_CHANGED != 0
+    }
+
+    pub(crate) fn mark_score_changed(&mut self) {
+        self.tier_and_flag |= SCORE_CHANGED;
+    }
+
+    /// Records the tier of the current score (and clears the changed mark).
+    pub(crate) fn set_tier(&mut self, tier: u8) {
+        debug_assert!(tier < SCORE_CHANGED);
+        self.tier_and_flag = tier;
+    }
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (citizen, score_offset) = (self.citizen, self.score_offset);
+        f.debug_struct("Member")
+            .field("citizen", &citizen)
+            .field("score_offset", &score_offset)
+            .field("tier", &self.tier())
+            .field("score_changed", &self.score_changed())
+            .finish()
+    }
+}
+
+/// [`Member`]'s serialized form (unchanged from when it was four aligned fields).
+#[derive(Serialize, Deserialize)]
+struct MemberFields {
+    citizen: CitizenId,
+    score_offset: u16,
+    tier: u8,
+    flags: u8,
+}
+
+impl From<Member> for MemberFields {
+    fn from(m: Member) -> MemberFields {
+        MemberFields { citizen: m.citizen, score_offset: m.score_offset, tier: m.tier(), flags: m.score_changed() as u8 }
+    }
+}
+
+impl From<MemberFields> for Member {
+    fn from(m: MemberFields) -> Member {
+        let mut member = Member::new(m.citizen, m.score_offset, m.tier & !SCORE_CHANGED);
+        if m.flags & 1 != 0 {
+            member.mark_score_changed();
+        }
+        member
+    }
+}
 
 /// A citizen with no group: expelled and waiting, or new.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -281,7 +348,7 @@ impl Group {
 
     /// Adds a member whose id is above every member's.
     pub(crate) fn push_member(&mut self, member: Member) {
-        debug_assert!(self.members.last().is_none_or(|m| m.citizen < member.citizen));
+        debug_assert!(self.members.last().is_none_or(|m| { m.citizen } < { member.citizen }));
         self.list_recipients();
         self.members.push(member);
     }

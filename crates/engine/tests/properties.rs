@@ -123,7 +123,8 @@ fn check_invariants(e: &Engine<StoredDirectory>) -> Result<(), TestCaseError> {
             seen[m.citizen.index()] += 1;
             prop_assert_eq!(e.group_of(m.citizen).unwrap(), Some(GroupId(g as u32)));
         }
-        prop_assert!(group.members().windows(2).all(|w| w[0].citizen < w[1].citizen));
+        let sorted = group.members().windows(2).all(|w| { w[0].citizen } < { w[1].citizen });
+        prop_assert!(sorted, "members are sorted by id");
     }
     for entry in e.groupless() {
         seen[entry.member.citizen.index()] += 1;

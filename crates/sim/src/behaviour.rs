@@ -194,11 +194,11 @@ impl<'a> Behaviour<'a> {
         for (b, batch) in open.iter().enumerate().filter(|(_, b)| b.deadline == d) {
             let mut slot = 0;
             for (i, recipient) in batch.recipients(members).enumerate() {
-                while slot < members.len() && members[slot].citizen < recipient {
+                while slot < members.len() && { members[slot].citizen } < recipient {
                     slot += 1;
                 }
                 // Recipients are members unless moved since delivery (not in simulations).
-                let Some(member) = members.get(slot).filter(|m| m.citizen == recipient) else { continue };
+                let Some(member) = members.get(slot).filter(|m| { m.citizen } == recipient) else { continue };
                 if let Some(answer) = self.answer(batch.incident, member, history, people, state) {
                     plan.answers.push((b, i, answer));
                 }
@@ -386,7 +386,7 @@ impl<'a> Behaviour<'a> {
             return None;
         }
         let mut z = v.intercept + people.disposition(c) + state.culture as f64;
-        z += self.votes.points[voter.tier as usize][voter.score_offset as usize];
+        z += self.votes.points[voter.tier() as usize][voter.score_offset as usize];
         // Ties: mostly weak; a close friend is hard to expel.
         let (a, b) = if c < incident.citizen { (c, incident.citizen) } else { (incident.citizen, c) };
         let tie = self.keys.tie.uniform(pair(a.0 as u64, b.0 as u64));

@@ -1,7 +1,7 @@
 //! What a run will need in memory, estimated before anything is allocated, so that a run
 //! too large for the machine is refused up front instead of being killed halfway.
 //!
-//! The figures follow the data layout: 8 bytes a citizen in their group (`Member`), the
+//! The figures follow the data layout: 7 bytes a citizen in their group (`Member`), the
 //! per-group structures, the notices alive between two closes, the incidents kept for
 //! appeals, the simulator's bitsets of truth, and the ledger when it is kept in full.
 
@@ -39,7 +39,7 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     let groups = n.div_ceil(mean_size);
     let topics = w.topics as u64;
     let mut parts: Vec<(&'static str, u64)> = Vec::new();
-    parts.push(("citizens in groups (8 B each)", n * 8));
+    parts.push(("citizens in groups (7 B each)", n * std::mem::size_of::<xinyong_engine::Member>() as u64));
     parts.push(("groups", groups * (GROUP_OVERHEAD + topics * 4)));
     // Incidents a day: detected misconduct, false identifications, court reports.
     let rate = w.cameras.detection_rate * w.misconduct.daily_rate_mean
@@ -93,8 +93,8 @@ mod tests {
         s.world.grouping = crate::world::GroupingMethod::Sorted;
         let e = estimate(&s);
         let citizens = e.parts[0].1;
-        assert_eq!(citizens, 11_200_000_000);
-        // The 8-byte members are the largest part; with two days of notices and the rest,
+        assert_eq!(citizens, 9_800_000_000);
+        // The 7-byte members are the largest part; with two days of notices and the rest,
         // the whole is about twice that (docs/BENCHMARKS.md: above the 16 GiB goal).
         assert!(e.parts.iter().any(|(n, _)| n.starts_with("day working set")));
         assert!(e.total_bytes > citizens && e.total_bytes < 3 * citizens, "{e}");

@@ -591,7 +591,7 @@ impl<D: SimDirectory> Simulation<D> {
         let rules = &self.rules;
         let offended = &self.truth.offended;
         let counts = |m: &xinyong_engine::Member| {
-            rules.tier(m.tier).restrictions.contains(Restriction::Travel) && !bit_get(offended, m.citizen.index())
+            rules.tier(m.tier()).restrictions.contains(Restriction::Travel) && !bit_get(offended, m.citizen.index())
         };
         let mut n = 0;
         for g in self.engine.groups() {
