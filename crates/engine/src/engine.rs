@@ -971,10 +971,9 @@ impl<D: Directory> Engine<D> {
         for i in 0..n {
             let citizen = CitizenId(first as u32 + i);
             // Ids only grow, so pushing keeps the groupless list sorted.
-            self.groupless.members.push(GrouplessMember {
-                member: Member::new(citizen, offset, tier),
-                eligible_day: self.day,
-            });
+            self.groupless
+                .members
+                .push(GrouplessMember { member: Member::new(citizen, offset, tier), eligible_day: self.day });
         }
         self.scores.add_many(offset, n as u64);
         self.citizens += n;

@@ -76,7 +76,12 @@ struct MemberFields {
 
 impl From<Member> for MemberFields {
     fn from(m: Member) -> MemberFields {
-        MemberFields { citizen: m.citizen, score_offset: m.score_offset, tier: m.tier(), flags: m.score_changed() as u8 }
+        MemberFields {
+            citizen: m.citizen,
+            score_offset: m.score_offset,
+            tier: m.tier(),
+            flags: m.score_changed() as u8,
+        }
     }
 }
 
