@@ -140,7 +140,8 @@ fn check_invariants(e: &Engine<StoredDirectory>) -> Result<(), TestCaseError> {
         let p = o.price;
         let off = (p.list_price - p.unit_price) as i128 * 10_000;
         prop_assert!(off <= rules.max_discount_bp as i128 * p.list_price as i128 + 10_000, "{:?}", p);
-        prop_assert_eq!(p.unit_price, p.list_price - p.group_discount - p.credit_discount);
+        // A voucher comes off last (a confirmed denunciation's reward).
+        prop_assert_eq!(p.unit_price, p.list_price - p.group_discount - p.credit_discount - p.voucher_discount);
     }
     Ok(())
 }
