@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod allocator;
 mod cmd;
 mod logging;
 mod progress;
@@ -54,8 +55,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    let held = allocator::hold_mmap_threshold();
     let cli = Cli::parse();
     logging::init(&cli.log, cli.log_json);
+    tracing::debug!(held, "glibc mmap threshold held at 128 KiB");
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Report(args) => cmd::report::run(args),
