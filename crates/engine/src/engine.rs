@@ -1720,7 +1720,7 @@ impl<D: Directory> Engine<D> {
             if counted {
                 pending.totals.merge(&totals);
                 pending.shifts.merge(shifts);
-                pending.outs.push((u32::MAX - 1, GroupOut { ledger: entries, ..GroupOut::default() }));
+                pending.outs.absorb(u32::MAX - 1, &mut GroupOut { ledger: entries, ..GroupOut::default() });
             }
             return delta;
         }
@@ -1826,15 +1826,15 @@ impl<D: Directory> Engine<D> {
             || (DayAcc::new(rules, kols, true), Vec::new()),
             |i, group, (acc, collected): &mut (DayAcc, Vec<(GroupId, R)>)| {
                 let gid = GroupId((first + i) as u32);
-                let mut out = GroupOut::default();
+                let mut out = std::mem::take(&mut acc.scratch);
+                debug_assert!(out.is_empty(), "the scratch was emptied after the last group");
                 let r = act(&mut GroupDay { ctx: &ctx, gid, group: &mut *group, out: &mut out, acc: &mut *acc });
                 if let Some(r) = r {
                     collected.push((gid, r));
                 }
                 group::close_group(&ctx, gid, group, &mut out, acc);
-                if !out.is_empty() {
-                    acc.outs.push((gid.0, out));
-                }
+                acc.outs.absorb(gid.0, &mut out);
+                acc.scratch = out;
             },
             |(a, mut x), (b, y)| {
                 x.extend(y);
@@ -1857,7 +1857,7 @@ impl<D: Directory> Engine<D> {
         self.groupless.incident_counts.clear();
         self.groupless.order_counts.clear();
         if self.counts_groupless {
-            groupless_acc.outs.push((GROUPLESS, out));
+            groupless_acc.outs.absorb(GROUPLESS, &mut out);
             acc = acc.merge(groupless_acc);
         } else {
             // The groupless' records (incidents) are still needed here for appeals.
@@ -1888,13 +1888,12 @@ impl<D: Directory> Engine<D> {
     /// expel, update KOLs, regroup, forget what no rule needs any more.
     fn finish_day(&mut self, d: Day, mut acc: DayAcc) -> DayReport {
         let mut report = DayReport { day: d, ..DayReport::default() };
-        acc.outs.sort_by_key(|(g, _)| *g);
         self.ledger.add_totals(&acc.totals);
         acc.shifts.apply(&mut self.scores);
         let mut leaving = Vec::new();
         let mut external = Vec::new();
         let mut expelled = Vec::new();
-        for (g, out) in std::mem::take(&mut acc.outs) {
+        for (g, out) in std::mem::take(&mut acc.outs).into_groups() {
             for entry in out.ledger {
                 self.ledger.append(entry);
             }

@@ -141,7 +141,103 @@ pub(crate) struct DayAcc {
     pub denunciations_rejected: u64,
     pub kol_units: Vec<u64>,
     /// Per-group outputs, tagged with the group index (u32::MAX: the groupless).
-    pub outs: Vec<(u32, GroupOut)>,
+    pub outs: Outs,
+    /// A worker's buffers for the group at hand, emptied into `outs` after each group.
+    #[serde(skip)]
+    pub scratch: GroupOut,
+}
+
+/// What the groups of a day produced, kept flat: one list per kind, each item tagged with
+/// its group's index. A group's own [`GroupOut`] would cost nine list headers (216 B) and
+/// their allocations for every group with anything to report, which at China scale is
+/// millions of groups a day; these lists hold only the items.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Outs {
+    ledger: Vec<(u32, LedgerEntry)>,
+    incidents: Vec<(u32, Incident)>,
+    outcomes: Vec<(u32, (IncidentId, VoteOutcome))>,
+    external: Vec<(u32, (CitizenId, i32, Cause))>,
+    leaving: Vec<(u32, (IncidentId, Member))>,
+    settled: Vec<(u32, SettledOrder)>,
+    reports: Vec<(u32, Report)>,
+    vouchers_issued: Vec<(u32, Voucher)>,
+    vouchers_used: Vec<(u32, (Voucher, OrderId))>,
+}
+
+/// Calls `$m!(field)` for every list of [`Outs`] (and of [`GroupOut`], same names).
+macro_rules! each_out {
+    ($m:ident) => {
+        $m!(ledger);
+        $m!(incidents);
+        $m!(outcomes);
+        $m!(external);
+        $m!(leaving);
+        $m!(settled);
+        $m!(reports);
+        $m!(vouchers_issued);
+        $m!(vouchers_used);
+    };
+}
+
+impl Outs {
+    /// Moves a group's outputs here (leaving `out` empty, its capacity kept for the next).
+    pub fn absorb(&mut self, group: u32, out: &mut GroupOut) {
+        macro_rules! absorb {
+            ($f:ident) => {
+                self.$f.extend(out.$f.drain(..).map(|x| (group, x)))
+            };
+        }
+        each_out!(absorb);
+    }
+
+    pub fn append(&mut self, mut other: Outs) {
+        macro_rules! append {
+            ($f:ident) => {
+                if self.$f.is_empty() {
+                    self.$f = std::mem::take(&mut other.$f);
+                } else {
+                    self.$f.append(&mut other.$f);
+                }
+            };
+        }
+        each_out!(append);
+    }
+
+    /// Yields each group's outputs in increasing group order; within a group and a kind,
+    /// in the order they were produced (the sort is stable).
+    pub fn into_groups(mut self) -> impl Iterator<Item = (u32, GroupOut)> {
+        // Sorted, then reversed: each list pops its lowest group's items from its end, in
+        // the order they were produced.
+        macro_rules! prepare {
+            ($f:ident) => {
+                self.$f.sort_by_key(|(g, _)| *g);
+                self.$f.reverse();
+            };
+        }
+        each_out!(prepare);
+        std::iter::from_fn(move || {
+            let mut next: Option<u32> = None;
+            macro_rules! lowest {
+                ($f:ident) => {
+                    if let Some(&(g, _)) = self.$f.last() {
+                        next = Some(next.map_or(g, |n| n.min(g)));
+                    }
+                };
+            }
+            each_out!(lowest);
+            let group = next?;
+            let mut out = GroupOut::default();
+            macro_rules! take {
+                ($f:ident) => {
+                    while self.$f.last().is_some_and(|(g, _)| *g == group) {
+                        out.$f.push(self.$f.pop().expect("just seen").1);
+                    }
+                };
+            }
+            each_out!(take);
+            Some((group, out))
+        })
+    }
 }
 
 impl DayAcc {
@@ -185,7 +281,7 @@ impl DayAcc {
         for (x, y) in self.kol_units.iter_mut().zip(other.kol_units) {
             *x += y;
         }
-        self.outs.extend(other.outs);
+        self.outs.append(other.outs);
         self
     }
 }
@@ -711,5 +807,58 @@ pub(crate) fn recompute_tiers<'m>(rules: &Rules, members: impl Iterator<Item = &
         if m.score_changed() {
             m.set_tier(rules.tier_index(score_min + m.score_offset as i32));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(citizen: u32) -> IncidentId {
+        IncidentId { day: 0, citizen: CitizenId(citizen), seq: 0 }
+    }
+
+    fn entry(citizen: u32, delta: i32) -> LedgerEntry {
+        LedgerEntry {
+            day: Default::default(),
+            citizen: CitizenId(citizen),
+            delta,
+            requested: delta,
+            cause: Cause::Incident { incident: incident(7) },
+        }
+    }
+
+    #[test]
+    fn flat_outputs_come_back_group_by_group_in_the_order_produced() {
+        // Two workers' accumulators, merged in order; groups interleave across kinds.
+        let mut left = Outs::default();
+        let mut out = GroupOut {
+            ledger: vec![entry(1, -3), entry(2, 3)],
+            external: vec![(CitizenId(9), 3, Cause::Incident { incident: incident(1) })],
+            ..GroupOut::default()
+        };
+        left.absorb(5, &mut out);
+        assert!(out.is_empty(), "absorb empties the scratch");
+        out.ledger = vec![entry(3, 1)];
+        left.absorb(2, &mut out);
+        let mut right = Outs::default();
+        out.ledger = vec![entry(4, 2), entry(5, 2)];
+        right.absorb(u32::MAX, &mut out);
+        out.external = vec![(CitizenId(8), -3, Cause::Incident { incident: incident(2) })];
+        right.absorb(2, &mut out);
+        out.ledger = vec![entry(6, -1)];
+        right.absorb(5, &mut out);
+        left.append(right);
+
+        let groups: Vec<(u32, GroupOut)> = left.into_groups().collect();
+        let order: Vec<u32> = groups.iter().map(|(g, _)| *g).collect();
+        assert_eq!(order, vec![2, 5, u32::MAX]);
+        let ids = |o: &GroupOut| o.ledger.iter().map(|e| e.citizen.0).collect::<Vec<_>>();
+        assert_eq!(ids(&groups[0].1), vec![3]);
+        assert_eq!(groups[0].1.external.len(), 1);
+        assert_eq!(ids(&groups[1].1), vec![1, 2, 6], "within a group, in the order produced");
+        assert_eq!(groups[1].1.external[0].0, CitizenId(9));
+        assert_eq!(ids(&groups[2].1), vec![4, 5]);
+        assert!(groups.iter().all(|(_, o)| o.incidents.is_empty() && o.leaving.is_empty()));
     }
 }
