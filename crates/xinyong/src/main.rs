@@ -58,7 +58,11 @@ fn main() -> std::process::ExitCode {
     let held = allocator::hold_mmap_threshold();
     let cli = Cli::parse();
     logging::init(&cli.log, cli.log_json);
-    tracing::debug!(held, "glibc mmap threshold held at 128 KiB");
+    if held {
+        tracing::debug!("glibc mmap threshold held at 128 KiB");
+    } else {
+        tracing::debug!("allocator left as it is (MALLOC_MMAP_THRESHOLD_ is set, or the C library is not glibc)");
+    }
     let result = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Report(args) => cmd::report::run(args),
