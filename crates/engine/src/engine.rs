@@ -673,7 +673,8 @@ impl<D: Directory> Engine<D> {
         let slack: u64 = self.groups.iter().map(|g| (g.members.capacity() - g.members.len()) as u64 * member).sum();
         let notices: u64 =
             self.groups.iter().map(|g| cap(&g.open) + g.open.iter().map(NoticeBatch::heap_bytes).sum::<u64>()).sum();
-        let buffers: u64 = self.groups.iter().map(|g| today(&g.today)).sum::<u64>() + today(&self.groupless.today);
+        let buffers: u64 = self.groups.iter().map(|g| g.today.box_bytes() + today(&g.today)).sum::<u64>()
+            + today(&self.groupless.today);
         let g = &self.groupless;
         let groupless = cap(&g.members)
             + map::<CitizenId, u8>(g.incident_counts.len())
@@ -1322,7 +1323,7 @@ impl<D: Directory> Engine<D> {
         let at = self.locate(citizen)?;
         let ctx = ctx!(self);
         let (gid, today) = match at {
-            Location::Group { group, .. } => (Some(GroupId(group)), &self.groups[group as usize].today),
+            Location::Group { group, .. } => (Some(GroupId(group)), &*self.groups[group as usize].today),
             Location::Groupless { .. } => (None, &self.groupless.today),
         };
         let placed = self.orders_placed_today(citizen, at);

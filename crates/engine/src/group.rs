@@ -625,9 +625,12 @@ pub(crate) fn answer_at(
 pub(crate) fn close_group<D>(ctx: &Ctx<D>, gid: GroupId, group: &mut Group, out: &mut GroupOut, acc: &mut DayAcc) {
     tally(ctx, group, out, acc);
     deliver(ctx, group, acc);
-    settle(ctx, &mut group.today.orders, out, acc);
-    group.today.incidents.clear();
-    out.reports.append(&mut group.today.reports);
+    if let Some(today) = group.today.allocated_mut() {
+        settle(ctx, &mut today.orders, out, acc);
+        today.incidents.clear();
+        out.reports.append(&mut today.reports);
+    }
+    group.today.release_if_empty();
     recompute_tiers(ctx.rules, group.members.iter_mut());
     debug_assert!(group.members.len() as u32 <= ctx.rules.policy.groups.max_size, "{gid} exceeds max_size");
 }

@@ -313,4 +313,7 @@ fn the_heap_account_counts_every_member_and_the_kept_incidents() {
     assert!(parts["incidents kept"] > 0);
     assert!(parts["directory: placement index"] > 0 && parts["directory: group states"] > 0);
     assert_eq!(parts["ledger"], 0, "the ledger is not kept beyond ledger_max_citizens");
+    // After the close nothing is pending: no group keeps a box (or a buffer) for the day's lists.
+    assert_eq!(parts["groups' buffers of the day"], 0);
+    assert!(sim.engine().groups().iter().all(|g| g.orders_today().is_empty() && g.incidents_today().is_empty()));
 }
