@@ -926,7 +926,7 @@ impl<D: Directory> Engine<D> {
                         kind,
                         group: GroupId(g as u32),
                         deadline: batch.deadline,
-                        answer: batch.answers[i].answer(),
+                        answer: batch.answers.get(i).answer(),
                     });
                 }
             }

@@ -611,11 +611,11 @@ pub(crate) fn answer_at(
     if batch.deadline < day {
         return Err(Refusal::DeadlinePassed { incident: batch.incident, deadline: batch.deadline });
     }
-    if batch.answers[index] != AnswerSlot::None {
+    if batch.answers.get(index) != AnswerSlot::None {
         let citizen = batch.recipient(members, index);
         return Err(Refusal::AlreadyAnswered { incident: batch.incident, citizen });
     }
-    batch.answers[index] = answer.into();
+    batch.answers.set(index, answer.into());
     Ok(())
 }
 
@@ -658,7 +658,7 @@ fn tally<D>(ctx: &Ctx<D>, group: &mut Group, out: &mut GroupOut, acc: &mut DayAc
         let roster = (!batch.is_listed()).then(|| group.slot(batch.offender));
         // Recipients and members are both sorted by id: walk them together.
         let mut slot = 0usize;
-        for (i, &answer_slot) in batch.answers.iter().enumerate() {
+        for (i, answer_slot) in batch.answers.iter().enumerate() {
             match answer_slot {
                 AnswerSlot::Expel => outcome.expel += 1,
                 AnswerSlot::Keep => outcome.keep += 1,

@@ -63,8 +63,8 @@ pub use policy::{AbstainAs, Policy, PolicyError, Restriction, Restrictions, Rule
 pub use pricing::{Fen, PriceBreakdown, format_yuan, unit_price};
 pub use refusal::Refusal;
 pub use state::{
-    AnswerSlot, AppealStatus, Group, GroupHistory, GroupToday, GrouplessMember, Incident, IncidentSource, Kol, Member,
-    NoticeBatch, NoticeView, Order, Product, ProductSpec, RecipientIter, Report, ReportStatus, SettledOrder,
-    TodayIncident, VoteOutcome, Voucher,
+    AnswerSlot, AnswerSlots, AppealStatus, Group, GroupHistory, GroupToday, GrouplessMember, Incident, IncidentSource,
+    Kol, Member, NoticeBatch, NoticeView, Order, Product, ProductSpec, RecipientIter, Report, ReportStatus,
+    SettledOrder, TodayIncident, VoteOutcome, Voucher,
 };
 pub use stats::ScoreHistogram;
