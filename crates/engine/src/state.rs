@@ -133,8 +133,8 @@ impl From<Answer> for AnswerSlot {
 
 /// The answers to one notice batch, two bits each (four a byte).
 ///
-/// About a quarter of a day's notices are open at any time, ~250 answers each: at a byte an
-/// answer that was 0.3 B a citizen (0.4 GB at China scale), at two bits a quarter of it.
+/// A day's notices stay open until the next close, ~250 answers each: at a byte an answer
+/// that was ~0.3 B a citizen (0.4 GB at China scale), at two bits a quarter of it.
 /// Serialized, compared and hashed as the list of [`AnswerSlot`]s it stands for, so
 /// stored state and state hashes are as before.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -203,6 +203,12 @@ impl Serialize for AnswerSlots {
 impl<'de> Deserialize<'de> for AnswerSlots {
     fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<AnswerSlots, De::Error> {
         let slots = Vec::<AnswerSlot>::deserialize(deserializer)?;
+        if u32::try_from(slots.len()).is_err() {
+            return Err(serde::de::Error::custom(format!(
+                "{} answers in one notice batch (at most 2^32 - 1)",
+                slots.len()
+            )));
+        }
         let mut out = AnswerSlots::new(slots.len());
         slots.into_iter().enumerate().for_each(|(i, slot)| out.set(i, slot));
         Ok(out)
