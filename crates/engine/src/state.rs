@@ -146,10 +146,12 @@ pub struct AnswerSlots {
 impl AnswerSlots {
     /// `len` slots, all [`AnswerSlot::None`].
     pub fn new(len: usize) -> AnswerSlots {
-        AnswerSlots {
-            len: u32::try_from(len).expect("a batch has fewer than 2^32 recipients"),
-            bits: vec![0; len.div_ceil(4)].into(),
-        }
+        AnswerSlots::try_new(len).expect("a batch has fewer than 2^32 recipients")
+    }
+
+    /// `len` slots, all [`AnswerSlot::None`]; `None` if `len` does not fit the `u32` length.
+    fn try_new(len: usize) -> Option<AnswerSlots> {
+        Some(AnswerSlots { len: u32::try_from(len).ok()?, bits: vec![0; len.div_ceil(4)].into() })
     }
 
     pub fn len(&self) -> usize {
@@ -203,13 +205,9 @@ impl Serialize for AnswerSlots {
 impl<'de> Deserialize<'de> for AnswerSlots {
     fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<AnswerSlots, De::Error> {
         let slots = Vec::<AnswerSlot>::deserialize(deserializer)?;
-        if u32::try_from(slots.len()).is_err() {
-            return Err(serde::de::Error::custom(format!(
-                "{} answers in one notice batch (at most 2^32 - 1)",
-                slots.len()
-            )));
-        }
-        let mut out = AnswerSlots::new(slots.len());
+        let mut out = AnswerSlots::try_new(slots.len()).ok_or_else(|| {
+            serde::de::Error::custom(format!("{} answers in one notice batch (at most 2^32 - 1)", slots.len()))
+        })?;
         slots.into_iter().enumerate().for_each(|(i, slot)| out.set(i, slot));
         Ok(out)
     }
@@ -779,6 +777,13 @@ mod tests {
             };
             proptest::prop_assert_eq!(digest(&|h| packed.hash(h)), digest(&|h| model.hash(h)));
         }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_batch_of_2_pow_32_answers_is_refused_before_anything_is_allocated() {
+        assert!(AnswerSlots::try_new(1usize << 32).is_none());
+        assert_eq!(AnswerSlots::try_new(5).map(|a| (a.len(), a.heap_bytes())), Some((5, 2)));
     }
 
     #[test]
