@@ -9,6 +9,9 @@ mod cmd;
 mod logging;
 mod progress;
 
+#[global_allocator]
+pub(crate) static ALLOCATOR: allocator::Segregated = allocator::Segregated::new();
+
 /// xinyong (信用, "credit") runs the social-commerce social-credit system described in
 /// L'ADN's article ("En Chine, les internautes pourraient dénoncer les « mauvais »
 /// citoyens contre des bons de réduction") so that anyone can see what it does to people

@@ -106,6 +106,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (name, bytes) in parts.iter().filter(|(_, b)| *b as f64 >= n / 100.0) {
         println!("  {name}: {:.1} bytes a citizen", *bytes as f64 / n);
     }
+    let usage = crate::ALLOCATOR.usage();
+    println!(
+        "allocators at the end (bytes a citizen): mid-sized heap {:.1} in use + {:.1} free of {:.1} taken; \
+         C library {:.1} in use + {:.1} free in its arenas, {:.1} mapped",
+        usage.mid_allocated as f64 / n,
+        usage.mid_free as f64 / n,
+        usage.mid_claimed as f64 / n,
+        usage.c_allocated as f64 / n,
+        usage.c_free as f64 / n,
+        usage.c_mapped as f64 / n,
+    );
     if let Some(b) = bandwidth {
         // Each day the close reads every member of every group (tiers) and the metrics read
         // them again; members that changed are written: at least two members' bytes a
