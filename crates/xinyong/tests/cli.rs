@@ -132,3 +132,22 @@ fn a_run_too_large_for_the_machine_is_refused_up_front_with_the_estimate() {
     assert!(err.contains("citizens in groups"), "the estimate lists its parts: {err}");
     assert!(!dir.path().join("runs").exists(), "nothing was written");
 }
+
+/// The binary's global allocator sends member lists (1-64 KiB) to their own heap, and the
+/// benchmark reports where the bytes are: with it unplugged the heap would read zero.
+#[test]
+fn member_lists_live_on_the_mid_sized_heap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xinyong(&["bench", "sim", "--citizens", "20000", "--days", "3", "--no-floor"], dir.path());
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let line = stdout.lines().find(|l| l.starts_with("allocators at the end")).expect("the allocators' line");
+    let in_use: f64 = line
+        .split("mid-sized heap ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no figure in {line:?}"));
+    // Members are 7 B each and nearly every citizen is in a group.
+    assert!(in_use >= 5.0, "mid-sized heap holds {in_use} B a citizen: {line}");
+}
