@@ -152,6 +152,22 @@ unsafe impl GlobalAlloc for Segregated {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_mid(layout.size(), layout.align()) {
+            // The mid-sized heap reuses freed blocks: zero by hand.
+            let ptr = unsafe { self.alloc(layout) };
+            if !ptr.is_null() {
+                // SAFETY: a fresh block of `layout.size()` bytes.
+                unsafe { std::ptr::write_bytes(ptr, 0, layout.size()) };
+            }
+            ptr
+        } else {
+            // glibc's calloc: large blocks come zeroed from the system, untouched until
+            // written (a big bitset costs resident memory only where it is set).
+            unsafe { System.alloc_zeroed(layout) }
+        }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if is_mid(layout.size(), layout.align()) {
             // SAFETY: `ptr` came from this heap with this layout (see `is_mid`).
@@ -201,6 +217,21 @@ mod tests {
         assert!(usage.mid_claimed >= 4000 + usage.mid_free, "{usage:?}");
         unsafe { heap.dealloc(ptr, layout) };
         assert_eq!(heap.usage().mid_allocated, 0);
+    }
+
+    #[test]
+    fn zeroed_blocks_read_zero_even_where_a_freed_block_was() {
+        let heap = Segregated::new();
+        for size in [100, 4000, 300_000] {
+            let layout = Layout::from_size_align(size, 8).unwrap();
+            let dirty = unsafe { heap.alloc(layout) };
+            unsafe { std::ptr::write_bytes(dirty, 0xAB, size) };
+            unsafe { heap.dealloc(dirty, layout) };
+            let zeroed = unsafe { heap.alloc_zeroed(layout) };
+            assert!(!zeroed.is_null());
+            assert!((0..size).all(|i| unsafe { zeroed.add(i).read() } == 0), "size {size}");
+            unsafe { heap.dealloc(zeroed, layout) };
+        }
     }
 
     #[test]
