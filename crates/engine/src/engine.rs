@@ -796,7 +796,7 @@ impl<D: Directory> Engine<D> {
     }
 
     pub fn score_of_member(&self, m: &Member) -> i32 {
-        self.rules.policy.score_min + m.score_offset as i32
+        self.rules.policy.score_min + m.score_offset() as i32
     }
 
     /// Where a citizen is: from the index, or (without one) from the tracked location of

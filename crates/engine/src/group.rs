@@ -297,9 +297,9 @@ pub(crate) fn change_member_score<D>(
     shifts: &mut Shifts,
 ) -> i32 {
     let range = (ctx.rules.policy.score_max - ctx.rules.policy.score_min) as i64;
-    let old = member.score_offset;
+    let old = member.score_offset();
     let new = (old as i64 + requested as i64).clamp(0, range) as u16;
-    member.score_offset = new;
+    member.set_score_offset(new);
     if new != old {
         member.mark_score_changed();
         shifts.shift(old, new, range as usize + 1);
@@ -406,7 +406,7 @@ pub(crate) fn check_order_at<D: Directory>(
     }
     let tier = ctx.rules.tier(member.tier());
     if p.travel && tier.restrictions.contains(Restriction::Travel) {
-        let score = ctx.rules.policy.score_min + member.score_offset as i32;
+        let score = ctx.rules.policy.score_min + member.score_offset() as i32;
         return Err(Refusal::TravelBanned {
             citizen,
             tier: tier.name.clone(),
@@ -737,7 +737,7 @@ fn deliver<D>(ctx: &Ctx<D>, group: &mut Group, acc: &mut DayAcc) {
     // Taken, not cleared: a group keeping its busiest day's buffer costs ~0.3 B a citizen
     // at China scale, where most groups see an incident every few days.
     let mut reported = std::mem::take(&mut group.today.incidents);
-    reported.sort_by_key(|i| i.id);
+    reported.sort_unstable_by_key(|i| i.id); // ids are unique
     group.open.reserve_exact(reported.len());
     for incident in &reported {
         let batch = NoticeBatch::to_roster(incident.id, ctx.day + 1, &group.members);
@@ -751,7 +751,10 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
     if orders.is_empty() {
         return;
     }
-    orders.sort_by_key(|o| (o.group, o.product, o.id));
+    // Order ids are unique (a citizen's `seq` counts their orders of the day), so the keys
+    // are distinct and an unstable sort gives the one order a stable sort would.
+    orders.sort_unstable_by_key(|o| (o.group, o.product, o.id));
+    debug_assert!(orders.windows(2).all(|w| (w[0].group, w[0].product, w[0].id) < (w[1].group, w[1].product, w[1].id)));
     let rules = ctx.rules;
     let mut start = 0;
     while start < orders.len() {
@@ -808,7 +811,7 @@ pub(crate) fn recompute_tiers<'m>(rules: &Rules, members: impl Iterator<Item = &
     let score_min = rules.policy.score_min;
     for m in members {
         if m.score_changed() {
-            m.set_tier(rules.tier_index(score_min + m.score_offset as i32));
+            m.set_tier(rules.tier_index(score_min + m.score_offset() as i32));
         }
     }
 }

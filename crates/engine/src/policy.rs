@@ -360,8 +360,11 @@ fn fraction_to_bp(key: &str, value: f64) -> Result<BasisPoints, PolicyError> {
 }
 
 /// Limits that keep state compact; checked on load.
-pub const SCORE_RANGE_MAX: i64 = u16::MAX as i64;
-pub const TIERS_MAX: usize = 32;
+/// A member's score offset takes 12 bits and its tier 3 of the 16 beside its id (a member
+/// is 6 bytes: see [`crate::Member`]). Real schemes sit well inside: Sesame Credit spans
+/// 350–950 in 5 bands, the default policy 0–2000 in 6 tiers.
+pub const SCORE_RANGE_MAX: i64 = 4095;
+pub const TIERS_MAX: usize = 8;
 pub const INCIDENT_KINDS_MAX: usize = 250;
 pub const GROUP_SIZE_MAX: u32 = 60_000;
 
@@ -378,7 +381,9 @@ impl Policy {
         if (p.score_max as i64 - p.score_min as i64) > SCORE_RANGE_MAX {
             return Err(err(
                 "policy.score_max",
-                format!("score_max − score_min must be at most {SCORE_RANGE_MAX} (scores are stored in 16 bits)"),
+                format!(
+                    "score_max − score_min must be at most {SCORE_RANGE_MAX} (a member's score is stored in 12 bits)"
+                ),
             ));
         }
         if !(p.score_min..=p.score_max).contains(&p.initial_score) {
@@ -762,6 +767,26 @@ mod tests {
         assert_eq!(invalid(|p| p.initial_score = 5000).key, "policy.initial_score");
         assert_eq!(invalid(|p| p.score_max = -1).key, "policy.score_max");
         assert_eq!(invalid(|p| p.score_max = 100_000).key, "policy.score_max");
+        // The range a 6-byte member holds: 4,095 points, not one more.
+        let widest = |p: &mut Policy| p.score_max = p.score_min + SCORE_RANGE_MAX as i32;
+        let mut p = Policy::default();
+        widest(&mut p);
+        assert!(p.validate().is_ok(), "a range of exactly {SCORE_RANGE_MAX} is allowed");
+        let e = invalid(|p| p.score_max = p.score_min + SCORE_RANGE_MAX as i32 + 1);
+        assert_eq!(e.key, "policy.score_max");
+        assert!(e.message.contains("4095"), "{}", e.message);
+    }
+
+    #[test]
+    fn more_tiers_than_a_member_can_hold_are_refused() {
+        let e = invalid(|p| {
+            while p.tiers.len() <= TIERS_MAX {
+                let last = p.tiers.last().unwrap().clone();
+                p.tiers.push(last);
+            }
+        });
+        assert_eq!(e.key, "policy.tiers");
+        assert!(e.message.contains("at most 8 tiers"), "{}", e.message);
     }
 
     #[test]

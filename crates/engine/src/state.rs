@@ -1,5 +1,5 @@
 //! The engine's state, laid out for scale: `u32` ids, members stored inside their
-//! group (a group's votes touch one contiguous slice), 7 bytes of mutable state per
+//! group (a group's votes touch one contiguous slice), 6 bytes of mutable state per
 //! citizen, no per-citizen heap allocation.
 
 use crate::ids::{BrandId, CitizenId, Day, GroupId, IncidentId, KolId, ProductId, ReportId};
@@ -7,58 +7,75 @@ use crate::ledger::Answer;
 use crate::pricing::{Fen, PriceBreakdown};
 use serde::{Deserialize, Serialize};
 
-/// A citizen's mutable state: 7 bytes, packed (no padding: at 1.4 billion citizens the
-/// eighth byte alone would be 1.3 GiB). Fields are read and written by value; a packed
-/// field cannot be borrowed.
+/// A citizen's mutable state: 6 bytes, packed (no padding: at 1.4 billion citizens each
+/// byte is 1.3 GiB). The id, then one 16-bit word: the score, the tier and a mark. Fields
+/// are read and written by value; a packed field cannot be borrowed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "MemberFields", into = "MemberFields")]
+#[serde(try_from = "MemberFields", into = "MemberFields")]
 #[repr(C, packed)]
 pub struct Member {
     pub citizen: CitizenId,
-    /// Score minus `score_min` (fits 16 bits: the policy bounds the range).
-    pub score_offset: u16,
-    /// Bits 0–6: the tier index as of the last day close (0 = highest tier; the policy
-    /// allows at most [`crate::policy::TIERS_MAX`] tiers). Bit 7: the score changed since.
-    pub(crate) tier_and_flag: u8,
+    /// Bits 0–11: the score minus `score_min` (the policy bounds the range to
+    /// [`crate::policy::SCORE_RANGE_MAX`]). Bits 12–14: the tier index as of the last day
+    /// close (0 = highest tier; at most [`crate::policy::TIERS_MAX`] tiers). Bit 15: the
+    /// score changed since.
+    pub(crate) state: u16,
 }
 
-const SCORE_CHANGED: u8 = 0x80;
-const _: () = assert!(crate::policy::TIERS_MAX <= SCORE_CHANGED as usize);
-const _: () = assert!(std::mem::size_of::<Member>() == 7);
+const SCORE_BITS: u32 = 12;
+const SCORE_MASK: u16 = (1 << SCORE_BITS) - 1;
+const TIER_MASK: u16 = 0x7 << SCORE_BITS;
+const SCORE_CHANGED: u16 = 0x8000;
+const _: () = assert!(crate::policy::SCORE_RANGE_MAX == SCORE_MASK as i64);
+const _: () = assert!(crate::policy::TIERS_MAX == (TIER_MASK >> SCORE_BITS) as usize + 1);
+const _: () = assert!(SCORE_MASK & TIER_MASK == 0 && (SCORE_MASK | TIER_MASK) & SCORE_CHANGED == 0);
+const _: () = assert!(std::mem::size_of::<Member>() == 6);
 
 impl Member {
     pub fn new(citizen: CitizenId, score_offset: u16, tier: u8) -> Member {
-        debug_assert!(tier < SCORE_CHANGED);
-        Member { citizen, score_offset, tier_and_flag: tier }
+        assert!(score_offset <= SCORE_MASK, "score offset {score_offset} beyond the policy's bound");
+        assert!((tier as usize) < crate::policy::TIERS_MAX, "tier {tier} beyond the policy's bound");
+        Member { citizen, state: score_offset | (tier as u16) << SCORE_BITS }
+    }
+
+    /// The score minus `score_min`.
+    pub fn score_offset(&self) -> u16 {
+        self.state & SCORE_MASK
+    }
+
+    /// Sets the score (minus `score_min`); the tier and the mark are left as they are.
+    pub(crate) fn set_score_offset(&mut self, offset: u16) {
+        debug_assert!(offset <= SCORE_MASK);
+        self.state = (self.state & !SCORE_MASK) | (offset & SCORE_MASK);
     }
 
     /// Tier index as of the last day close (0 = highest tier).
     pub fn tier(&self) -> u8 {
-        self.tier_and_flag & !SCORE_CHANGED
+        ((self.state & TIER_MASK) >> SCORE_BITS) as u8
     }
 
     /// Whether the score changed since the tier was last computed.
     pub fn score_changed(&self) -> bool {
-        self.tier_and_flag & SCORE_CHANGED != 0
+        self.state & SCORE_CHANGED != 0
     }
 
     pub(crate) fn mark_score_changed(&mut self) {
-        self.tier_and_flag |= SCORE_CHANGED;
+        self.state |= SCORE_CHANGED;
     }
 
     /// Records the tier of the current score (and clears the changed mark).
     pub(crate) fn set_tier(&mut self, tier: u8) {
-        debug_assert!(tier < SCORE_CHANGED);
-        self.tier_and_flag = tier;
+        debug_assert!((tier as usize) < crate::policy::TIERS_MAX);
+        self.state = (self.state & SCORE_MASK) | ((tier as u16) << SCORE_BITS & TIER_MASK);
     }
 }
 
 impl std::fmt::Debug for Member {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (citizen, score_offset) = (self.citizen, self.score_offset);
+        let citizen = self.citizen;
         f.debug_struct("Member")
             .field("citizen", &citizen)
-            .field("score_offset", &score_offset)
+            .field("score_offset", &self.score_offset())
             .field("tier", &self.tier())
             .field("score_changed", &self.score_changed())
             .finish()
@@ -78,20 +95,36 @@ impl From<Member> for MemberFields {
     fn from(m: Member) -> MemberFields {
         MemberFields {
             citizen: m.citizen,
-            score_offset: m.score_offset,
+            score_offset: m.score_offset(),
             tier: m.tier(),
             flags: m.score_changed() as u8,
         }
     }
 }
 
-impl From<MemberFields> for Member {
-    fn from(m: MemberFields) -> Member {
-        let mut member = Member::new(m.citizen, m.score_offset, m.tier & !SCORE_CHANGED);
+impl TryFrom<MemberFields> for Member {
+    type Error = String;
+
+    fn try_from(m: MemberFields) -> Result<Member, String> {
+        if m.score_offset > SCORE_MASK {
+            return Err(format!(
+                "member {}: score offset {} is beyond {} (policy.score_max − policy.score_min)",
+                m.citizen, m.score_offset, SCORE_MASK
+            ));
+        }
+        if m.tier as usize >= crate::policy::TIERS_MAX {
+            return Err(format!(
+                "member {}: tier {} is beyond the {} tiers allowed",
+                m.citizen,
+                m.tier,
+                crate::policy::TIERS_MAX
+            ));
+        }
+        let mut member = Member::new(m.citizen, m.score_offset, m.tier);
         if m.flags & 1 != 0 {
             member.mark_score_changed();
         }
-        member
+        Ok(member)
     }
 }
 
@@ -729,6 +762,42 @@ mod tests {
 
     fn incident(citizen: u32) -> TodayIncident {
         TodayIncident { id: IncidentId { day: 3, citizen: CitizenId(citizen), seq: 0 }, kind: 1 }
+    }
+
+    proptest::proptest! {
+        /// The three parts of a member's 16-bit word never spill into one another.
+        #[test]
+        fn a_members_score_tier_and_mark_are_independent(
+            citizen in proptest::prelude::any::<u32>(),
+            score in 0u16..=SCORE_MASK,
+            tier in 0u8..crate::policy::TIERS_MAX as u8,
+            next in 0u16..=SCORE_MASK,
+            next_tier in 0u8..crate::policy::TIERS_MAX as u8,
+        ) {
+            let mut m = Member::new(CitizenId(citizen), score, tier);
+            proptest::prop_assert_eq!((m.score_offset(), m.tier(), m.score_changed()), (score, tier, false));
+            m.mark_score_changed();
+            m.set_score_offset(next);
+            proptest::prop_assert_eq!((m.score_offset(), m.tier(), m.score_changed()), (next, tier, true));
+            let copy = m.citizen;
+            proptest::prop_assert_eq!(copy, CitizenId(citizen));
+            // Through the serialized form and back: the same member.
+            let json = serde_json::to_string(&m).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<Member>(&json).unwrap(), m);
+            m.set_tier(next_tier);
+            proptest::prop_assert_eq!((m.score_offset(), m.tier(), m.score_changed()), (next, next_tier, false));
+        }
+    }
+
+    #[test]
+    fn a_stored_member_beyond_the_bounds_is_refused_with_a_reason() {
+        let ok = r#"{"citizen":7,"score_offset":4095,"tier":7,"flags":1}"#;
+        let m: Member = serde_json::from_str(ok).unwrap();
+        assert_eq!((m.score_offset(), m.tier(), m.score_changed()), (4095, 7, true));
+        let e = serde_json::from_str::<Member>(r#"{"citizen":7,"score_offset":4096,"tier":0,"flags":0}"#).unwrap_err();
+        assert!(e.to_string().contains("score offset 4096"), "{e}");
+        let e = serde_json::from_str::<Member>(r#"{"citizen":7,"score_offset":5,"tier":8,"flags":0}"#).unwrap_err();
+        assert!(e.to_string().contains("tier 8"), "{e}");
     }
 
     #[test]

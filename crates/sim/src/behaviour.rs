@@ -386,7 +386,7 @@ impl<'a> Behaviour<'a> {
             return None;
         }
         let mut z = v.intercept + people.disposition(c) + state.culture as f64;
-        z += self.votes.points[voter.tier() as usize][voter.score_offset as usize];
+        z += self.votes.points[voter.tier() as usize][voter.score_offset() as usize];
         // Ties: mostly weak; a close friend is hard to expel.
         let (a, b) = if c < incident.citizen { (c, incident.citizen) } else { (incident.citizen, c) };
         let tie = self.keys.tie.uniform(pair(a.0 as u64, b.0 as u64));

@@ -1,7 +1,7 @@
 //! What a run will need in memory, estimated before anything is allocated, so that a run
 //! too large for the machine is refused up front instead of being killed halfway.
 //!
-//! The figures follow the data layout: 7 bytes a citizen in their group (`Member`), the
+//! The figures follow the data layout: 6 bytes a citizen in their group (`Member`), the
 //! per-group structures, the notices alive between two closes, the incidents kept for
 //! appeals, the simulator's bitsets of truth, and the ledger when it is kept in full.
 
@@ -40,7 +40,7 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     let groups = n.div_ceil(mean_size);
     let topics = w.topics as u64;
     let mut parts: Vec<(&'static str, u64)> = Vec::new();
-    parts.push(("citizens in groups (7 B each)", n * std::mem::size_of::<xinyong_engine::Member>() as u64));
+    parts.push(("citizens in groups (6 B each)", n * std::mem::size_of::<xinyong_engine::Member>() as u64));
     parts.push(("groups", groups * (GROUP_OVERHEAD + topics * 4)));
     // Incidents a day: detected misconduct, false identifications, court reports.
     let rate = w.cameras.detection_rate * w.misconduct.daily_rate_mean
@@ -69,7 +69,7 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     // Once expelled citizens are regrouped, groups grow and the allocator fragments. A
     // whole year at 100 M peaked at 12.4 B a citizen with the binary's allocator
     // (`crates/xinyong/src/allocator.rs`: mid-sized blocks on their own heap; 14.0 B with
-    // glibc alone, 16.6 B before 7-byte members), 2.0 B under this estimate with 2.5 B
+    // glibc alone, 16.6 B before 7-byte members; members are 6 B since), 2.0 B under this estimate with 2.5 B
     // here (docs/BENCHMARKS.md): we count 1.5 B, which keeps the estimate ~8 % above it.
     if scenario.run.days > scenario.policy.sanction.regroup_after_days {
         parts.push(("growth once the expelled are regrouped (measured)", n * 3 / 2));
@@ -87,7 +87,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn china_scale_is_mostly_the_7_byte_citizens() {
+    fn china_scale_is_mostly_the_6_byte_citizens() {
         let mut s = Scenario::default();
         s.run.citizens = 1_400_000_000;
         s.run.ledger_max_citizens = 0;
@@ -96,8 +96,8 @@ mod tests {
         s.world.grouping = crate::world::GroupingMethod::Sorted;
         let e = estimate(&s);
         let citizens = e.parts[0].1;
-        assert_eq!(citizens, 9_800_000_000);
-        // The 7-byte members are the largest part; with two days of notices and the rest,
+        assert_eq!(citizens, 8_400_000_000);
+        // The 6-byte members are the largest part; with two days of notices and the rest,
         // the whole is about twice that (docs/BENCHMARKS.md: above the 16 GiB goal).
         assert!(e.parts.iter().any(|(n, _)| n.starts_with("day working set")));
         assert!(e.total_bytes > citizens && e.total_bytes < 3 * citizens, "{e}");

@@ -307,7 +307,7 @@ fn the_heap_account_counts_every_member_and_the_kept_incidents() {
     let sim = run(s);
     let parts: std::collections::BTreeMap<&str, u64> = sim.heap_use().into_iter().collect();
     let grouped = 3_000 - sim.engine().groupless().len() as u64;
-    assert_eq!(parts["members"], 7 * grouped, "7 bytes a member (packed)");
+    assert_eq!(parts["members"], 6 * grouped, "6 bytes a member (packed)");
     // Groupless citizens are 12 B each at least; incidents are kept for appeals.
     assert!(parts["groupless"] >= 12 * sim.engine().groupless().len() as u64);
     assert!(parts["incidents kept"] > 0);

@@ -148,6 +148,6 @@ fn member_lists_live_on_the_mid_sized_heap() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|x| x.parse().ok())
         .unwrap_or_else(|| panic!("no figure in {line:?}"));
-    // Members are 7 B each and nearly every citizen is in a group.
+    // Members are 6 B each and nearly every citizen is in a group.
     assert!(in_use >= 5.0, "mid-sized heap holds {in_use} B a citizen: {line}");
 }
