@@ -588,15 +588,18 @@ impl<D: SimDirectory> Simulation<D> {
     /// Citizens in a travel-banned tier who were never reported for a true offence, among
     /// those this shard holds (the members of its groups; the groupless on one shard).
     fn banned_never_offended_here(&self) -> u64 {
-        let rules = &self.rules;
-        let offended = &self.truth.offended;
-        let counts = |m: &xinyong_engine::Member| {
-            rules.tier(m.tier()).restrictions.contains(Restriction::Travel) && !bit_get(offended, m.citizen.index())
-        };
-        let mut n = 0;
-        for g in self.engine.groups() {
-            n += g.members().iter().filter(|m| counts(m)).count() as u64;
+        let banned: Vec<bool> = self.rules.tiers.iter().map(|t| t.restrictions.contains(Restriction::Travel)).collect();
+        if !banned.contains(&true) {
+            return 0;
         }
+        let offended = &self.truth.offended;
+        let counts = |m: &xinyong_engine::Member| banned[m.tier() as usize] && !bit_get(offended, m.citizen.index());
+        // Every member is read each day: on the run's threads, group by group (a sum, so
+        // the count is the same whatever the threads).
+        let groups = self.engine.groups();
+        let mut n: u64 = self
+            .pool
+            .install(|| groups.par_iter().map(|g| g.members().iter().filter(|m| counts(m)).count() as u64).sum());
         // Every shard holds the groupless; one counts them.
         if self.shard.counts_groupless() {
             n += self.engine.groupless().iter().filter(|e| counts(&e.member)).count() as u64;
