@@ -69,8 +69,9 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     // Once expelled citizens are regrouped, groups grow and the allocator fragments. A
     // whole year at 100 M peaked at 12.4 B a citizen with the binary's allocator
     // (`crates/xinyong/src/allocator.rs`: mid-sized blocks on their own heap; 14.0 B with
-    // glibc alone, 16.6 B before 7-byte members; members are 6 B since), 2.0 B under this estimate with 2.5 B
-    // here (docs/BENCHMARKS.md): we count 1.5 B, which keeps the estimate ~8 % above it.
+    // glibc alone, 16.6 B before 7-byte members), 2.0 B under this estimate with 2.5 B
+    // here (docs/BENCHMARKS.md): we count 1.5 B, which kept the estimate ~8 % above it.
+    // With 6-byte members the year peaked at 11.2 B (1.04 GiB) against 1.15 GiB here.
     if scenario.run.days > scenario.policy.sanction.regroup_after_days {
         parts.push(("growth once the expelled are regrouped (measured)", n * 3 / 2));
     }
