@@ -25,6 +25,16 @@ pub struct Plan {
     pub denunciations: Vec<Denunciation>,
 }
 
+impl Plan {
+    /// Empties every list, keeping its capacity (a worker reuses one plan for its groups).
+    pub fn clear(&mut self) {
+        self.incidents.clear();
+        self.answers.clear();
+        self.orders.clear();
+        self.denunciations.clear();
+    }
+}
+
 /// One citizen's report against a group-mate, and how it will be decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Denunciation {
@@ -149,9 +159,30 @@ impl<'a> Behaviour<'a> {
         state: &GroupState,
         kols: &[Kol],
     ) -> Plan {
+        let mut plan = Plan::default();
+        self.plan_group_into(gid, members, open, history, people, state, kols, &mut plan);
+        plan
+    }
+
+    /// [`Behaviour::plan_group`] into a plan that is emptied first, so that a worker can
+    /// reuse its lists from group to group: grown anew for every group, they were blocks
+    /// of the mid-sized heap taken and given back millions of times a day, and the heap's
+    /// lock was where the workers most often slept (docs/BENCHMARKS.md).
+    #[allow(clippy::too_many_arguments)]
+    pub fn plan_group_into(
+        &self,
+        gid: GroupId,
+        members: &[Member],
+        open: &[NoticeBatch],
+        history: GroupHistory,
+        people: &People,
+        state: &GroupState,
+        kols: &[Kol],
+        plan: &mut Plan,
+    ) {
         let d = self.day;
         let world = self.world;
-        let mut plan = Plan::default();
+        plan.clear();
         if !members.is_empty() {
             // Cameras: detected misconduct, the offender in proportion to propensity.
             let total = state.propensity_sum;
@@ -177,7 +208,7 @@ impl<'a> Behaviour<'a> {
                 plan.incidents.push((victim, self.random_kind(&mut draws), true));
             }
             if self.rules.policy.denunciation.enabled && members.len() > 1 {
-                self.plan_denunciations(gid, members, people, total, &mut plan);
+                self.plan_denunciations(gid, members, people, total, plan);
             }
             if world.commerce.enabled {
                 self.plan_orders(
@@ -186,7 +217,7 @@ impl<'a> Behaviour<'a> {
                     |i| members[i].citizen,
                     people,
                     kols,
-                    &mut plan,
+                    plan,
                 );
             }
         }
@@ -204,7 +235,6 @@ impl<'a> Behaviour<'a> {
                 }
             }
         }
-        plan
     }
 
     /// Denunciations in a group today (see [`crate::world::DenunciationModel`]): honest

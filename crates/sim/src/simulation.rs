@@ -39,6 +39,12 @@ pub enum Driver {
     Citizens,
 }
 
+thread_local! {
+    /// Each worker's plan of the group at hand, kept between groups (and days) so that its
+    /// lists keep their capacity: see [`Behaviour::plan_group_into`].
+    static PLAN: std::cell::Cell<Plan> = std::cell::Cell::new(Plan::default());
+}
+
 /// A rayon thread pool as the engine's executor.
 pub struct Rayon;
 
@@ -628,7 +634,9 @@ impl<D: SimDirectory> Simulation<D> {
                 |g| {
                     let directory = g.directory().synthetic();
                     let state = &directory.groups[g.id().index()];
-                    let plan = behaviour.plan_group(
+                    // The worker's plan, reused from group to group (see `plan_group_into`).
+                    let mut plan = PLAN.take();
+                    behaviour.plan_group_into(
                         g.id(),
                         g.members(),
                         g.open_notices(),
@@ -636,6 +644,7 @@ impl<D: SimDirectory> Simulation<D> {
                         &directory.people,
                         state,
                         g.kols(),
+                        &mut plan,
                     );
                     let mut truth = Vec::new();
                     let mut denounced_false = Vec::new();
@@ -662,6 +671,7 @@ impl<D: SimDirectory> Simulation<D> {
                         // Travel bans refuse some orders: that is the point, and the engine counts them.
                         let _ = g.place_order(slot, product, units, via);
                     }
+                    PLAN.set(plan);
                     (!truth.is_empty()).then_some((truth, denounced_false))
                 },
                 |g| {
