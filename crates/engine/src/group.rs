@@ -753,8 +753,9 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
     }
     // Order ids are unique (a citizen's `seq` counts their orders of the day), so the keys
     // are distinct and an unstable sort gives the one order a stable sort would.
-    orders.sort_unstable_by_key(|o| (o.group, o.product, o.id));
-    debug_assert!(orders.windows(2).all(|w| (w[0].group, w[0].product, w[0].id) < (w[1].group, w[1].product, w[1].id)));
+    let key = |o: &Order| (o.group, o.product, o.id);
+    orders.sort_unstable_by_key(key);
+    debug_assert!(orders.windows(2).all(|w| key(&w[0]) < key(&w[1])));
     let rules = ctx.rules;
     let mut start = 0;
     while start < orders.len() {

@@ -148,26 +148,11 @@ impl<'a> Behaviour<'a> {
 
     /// A group's day: detected misconduct and court reports, false identifications,
     /// answers to the notices due today, the group's deal and individual orders.
-    #[allow(clippy::too_many_arguments)]
-    pub fn plan_group(
-        &self,
-        gid: GroupId,
-        members: &[Member],
-        open: &[NoticeBatch],
-        history: GroupHistory,
-        people: &People,
-        state: &GroupState,
-        kols: &[Kol],
-    ) -> Plan {
-        let mut plan = Plan::default();
-        self.plan_group_into(gid, members, open, history, people, state, kols, &mut plan);
-        plan
-    }
-
-    /// [`Behaviour::plan_group`] into a plan that is emptied first, so that a worker can
-    /// reuse its lists from group to group: grown anew for every group, they were blocks
-    /// of the mid-sized heap taken and given back millions of times a day, and the heap's
-    /// lock was where the workers most often slept (docs/BENCHMARKS.md).
+    ///
+    /// The plan is emptied first, so that a worker can reuse its lists from group to
+    /// group: grown anew for every group, they were blocks of the mid-sized heap taken and
+    /// given back millions of times a day, and the heap's lock was where the workers most
+    /// often slept (docs/BENCHMARKS.md).
     #[allow(clippy::too_many_arguments)]
     pub fn plan_group_into(
         &self,

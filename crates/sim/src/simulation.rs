@@ -713,7 +713,9 @@ impl<D: SimDirectory> Simulation<D> {
                     let gid = GroupId(g);
                     let group = engine.group(gid).expect("group exists");
                     let directory = engine.directory().synthetic();
-                    let plan = behaviour.plan_group(
+                    // A plan of its own for every group: the plans are kept until applied.
+                    let mut plan = Plan::default();
+                    behaviour.plan_group_into(
                         gid,
                         group.members(),
                         group.open_notices(),
@@ -721,6 +723,7 @@ impl<D: SimDirectory> Simulation<D> {
                         &directory.people,
                         &directory.groups[g as usize],
                         engine.kols(),
+                        &mut plan,
                     );
                     (group.members().iter().map(|m| m.citizen).collect(), plan)
                 })
