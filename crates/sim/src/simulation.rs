@@ -245,7 +245,15 @@ pub struct Timings {
     /// Scandals, promotions, appeals (sequential, before the groups' day).
     pub daily_global_seconds: f64,
     /// The groups' day: behaviour, engine commands and close (parallel), and the merge.
+    /// The three fields below split it.
     pub daily_groups_seconds: f64,
+    /// Of the groups' day: every group planning, acting and closing (on the run's threads).
+    pub daily_parallel_seconds: f64,
+    /// Of the groups' day: the groupless' day (one thread).
+    pub daily_groupless_seconds: f64,
+    /// Of the groups' day: the close's global steps (one thread): merging the groups'
+    /// outputs in group order, expelling, regrouping, KOLs.
+    pub daily_close_seconds: f64,
     /// Computing the day's metrics row.
     pub metrics_seconds: f64,
 }
@@ -557,9 +565,11 @@ impl<D: SimDirectory> Simulation<D> {
         for (id, innocent) in groupless_truth {
             self.learn(id, innocent);
         }
+        let closing = std::time::Instant::now();
         let report = self.engine.day_finish(locals);
         let t1 = std::time::Instant::now();
         self.record(d, report);
+        self.timings.daily_close_seconds += (t1 - closing).as_secs_f64();
         self.timings.daily_groups_seconds += (t1 - t0).as_secs_f64();
         self.timings.metrics_seconds += t1.elapsed().as_secs_f64();
         self.metrics.last().expect("a row was recorded")
@@ -628,6 +638,8 @@ impl<D: SimDirectory> Simulation<D> {
         // Field by field (not `self.behaviour(d)`): the engine is borrowed mutably below.
         let behaviour = behaviour!(self, d);
         let mut groupless_truth = Vec::new();
+        let started = std::time::Instant::now();
+        let mut groupless_span = (started, started);
         let (local, truths) = self.pool.install(|| {
             self.engine.day_local(
                 &Rayon,
@@ -675,6 +687,7 @@ impl<D: SimDirectory> Simulation<D> {
                     (!truth.is_empty()).then_some((truth, denounced_false))
                 },
                 |g| {
+                    groupless_span.0 = std::time::Instant::now();
                     let plan = behaviour.plan_groupless(g.members(), &g.directory().synthetic().people, g.kols());
                     for &(i, kind, innocent) in &plan.incidents {
                         let id = g.report_incident(i, kind).expect("synthetic incidents are valid");
@@ -683,9 +696,12 @@ impl<D: SimDirectory> Simulation<D> {
                     for &(i, product, units, via) in &plan.orders {
                         let _ = g.place_order(i, product, units, via);
                     }
+                    groupless_span.1 = std::time::Instant::now();
                 },
             )
         });
+        self.timings.daily_parallel_seconds += (groupless_span.0 - started).as_secs_f64();
+        self.timings.daily_groupless_seconds += (groupless_span.1 - groupless_span.0).as_secs_f64();
         let mut truth = Vec::new();
         let mut denounced_false = Vec::new();
         for (_, (t, f)) in truths {

@@ -57,9 +57,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut sim = xinyong_sim::Simulation::new(scenario)?;
     let bar = crate::progress::bar(days as u64, "days", false);
-    sim.run(|done, _| bar.set_position(done as u64));
+    let mut before = sim.timings();
+    for day in 0..days {
+        sim.step();
+        bar.set_position(day as u64 + 1);
+        // One line a day with `--log xinyong=debug`: where a slow stretch of a long run went.
+        let t = sim.timings();
+        tracing::debug!(
+            day,
+            parallel = t.daily_parallel_seconds - before.daily_parallel_seconds,
+            groupless = t.daily_groupless_seconds - before.daily_groupless_seconds,
+            close = t.daily_close_seconds - before.daily_close_seconds,
+            global = t.daily_global_seconds - before.daily_global_seconds,
+            metrics = t.metrics_seconds - before.metrics_seconds,
+            rss_gib = crate::progress::rss_bytes().unwrap_or(0) as f64 / (1u64 << 30) as f64,
+            "day done"
+        );
+        before = t;
+    }
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
+    let cpu = crate::progress::cpu_seconds();
     let t = sim.timings();
     let daily = t.daily_global_seconds + t.daily_groups_seconds + t.metrics_seconds;
     let totals = sim.totals();
@@ -74,6 +92,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "time: {wall:.1} s = setup {:.1} s + days {daily:.1} s (groups {:.1} s, global {:.1} s, metrics {:.1} s)",
         t.setup_seconds, t.daily_groups_seconds, t.daily_global_seconds, t.metrics_seconds
     );
+    println!(
+        "groups' day: in parallel {:.1} s; on one thread, the groupless {:.1} s and the close's global steps {:.1} s",
+        t.daily_parallel_seconds, t.daily_groupless_seconds, t.daily_close_seconds
+    );
+    if let Some((user, system)) = cpu {
+        println!(
+            "cpu: user {user:.1} s + system {system:.1} s = {:.2} of {} threads busy on average",
+            (user + system) / wall,
+            sim.threads()
+        );
+    }
     println!(
         "throughput: {:.3e} citizen-days/s over the days ({:.3e} with setup)",
         citizen_days / daily,
