@@ -51,6 +51,12 @@ pub trait Directory: Sync {
         first_choice(scratch, refill, has_room)
     }
 
+    /// The regrouping is about to place `citizens` (in this order, each asked for with
+    /// [`Self::choose_group`]); an empty list when it is done. A directory whose first
+    /// attempt does not depend on group sizes may work it out for all of them here, at
+    /// once (the simulator's does, on its threads), and answer from that. Default: nothing.
+    fn prepare_placements(&mut self, _citizens: &[CitizenId]) {}
+
     /// A citizen joined a group (keep centroids right). Default: nothing.
     fn joined(&mut self, _citizen: CitizenId, _group: GroupId) {}
 

@@ -2113,6 +2113,7 @@ impl<D: Directory> Engine<D> {
             (0..group_count).map(GroupId).filter(|&g| self.group_size(g) < min_size).collect();
         let mut placed = Vec::new();
         let mut joins = Vec::new();
+        self.directory.prepare_placements(&eligible);
         for citizen in eligible {
             let mut chosen = None;
             let has_room = |g: GroupId| g.index() < self.groups.len() && self.group_size(g) < max_size;
@@ -2145,6 +2146,7 @@ impl<D: Directory> Engine<D> {
                 None => report.unplaced += 1,
             }
         }
+        self.directory.prepare_placements(&[]);
         if !placed.is_empty() {
             self.groupless.members.retain(|e| placed.binary_search(&{ e.member.citizen }).is_err());
         }

@@ -551,6 +551,12 @@ pub struct SyntheticDirectory {
     all: TopicTree,
     /// Products' categories (for favourite checks).
     categories: Vec<u16>,
+    /// The first attempt's shortlists of the citizens being regrouped, worked out in
+    /// parallel before the regrouping asks ([`Directory::prepare_placements`]): the
+    /// citizens (sorted), where each list ends in `prepared_groups`, and the lists.
+    prepared_citizens: Vec<CitizenId>,
+    prepared_ends: Vec<u32>,
+    prepared_groups: Vec<GroupId>,
 }
 
 impl SyntheticDirectory {
@@ -565,6 +571,9 @@ impl SyntheticDirectory {
             by_main_topic: vec![TopicTree::default(); topics],
             all: TopicTree::default(),
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
+            prepared_citizens: Vec::new(),
+            prepared_ends: Vec::new(),
+            prepared_groups: Vec::new(),
         }
     }
 
@@ -623,6 +632,13 @@ impl SyntheticDirectory {
         for (o, &c) in out.iter_mut().zip(centroid) {
             *o = if norm == 0.0 { 0.0 } else { c as f64 / norm };
         }
+    }
+
+    /// `citizen`'s first-attempt shortlist, when [`Directory::prepare_placements`] made it.
+    fn prepared(&self, citizen: CitizenId) -> Option<&[GroupId]> {
+        let i = self.prepared_citizens.binary_search(&citizen).ok()?;
+        let start = if i == 0 { 0 } else { self.prepared_ends[i - 1] as usize };
+        Some(&self.prepared_groups[start..self.prepared_ends[i] as usize])
     }
 
     /// Cosine of `interests` (whose squared norm is `own`) and group `g`'s centroid.
@@ -789,7 +805,45 @@ impl Directory for SyntheticDirectory {
         has_room: &dyn Fn(GroupId) -> bool,
         scratch: &mut Vec<GroupId>,
     ) -> Option<GroupId> {
+        if attempt == 0
+            && let Some(list) = self.prepared(citizen)
+        {
+            return first_choice(list, refill, has_room);
+        }
         self.choose_for(&self.people.interests(citizen), attempt, groups, refill, has_room, scratch)
+    }
+
+    /// Works out the first attempt's shortlist of every citizen about to be regrouped, on
+    /// the threads of the pool this runs in. A shortlist ranks groups by their centroids at
+    /// formation, which placements do not change, so it is what the regrouping would find
+    /// when it reaches the citizen; only the choice in it depends on the sizes by then.
+    fn prepare_placements(&mut self, citizens: &[CitizenId]) {
+        self.prepared_citizens.clear();
+        self.prepared_ends.clear();
+        self.prepared_groups.clear();
+        if citizens.is_empty() {
+            // Done: give the memory back (up to ~0.5 M lists a day at 1.4 billion).
+            self.prepared_citizens.shrink_to_fit();
+            self.prepared_ends.shrink_to_fit();
+            self.prepared_groups.shrink_to_fit();
+            return;
+        }
+        debug_assert!(citizens.is_sorted(), "the groupless are listed by id");
+        let this = &*self;
+        let lists: Vec<Vec<GroupId>> = citizens
+            .par_iter()
+            .map(|&c| {
+                let mut list = Vec::with_capacity(PLACEMENT_SHORTLIST);
+                this.placement_for(&this.people.interests(c), 0, 0, &mut list);
+                list
+            })
+            .collect();
+        self.prepared_citizens.extend_from_slice(citizens);
+        self.prepared_groups.reserve(lists.iter().map(Vec::len).sum());
+        for list in lists {
+            self.prepared_groups.extend_from_slice(&list);
+            self.prepared_ends.push(self.prepared_groups.len() as u32);
+        }
     }
 
     fn joined(&mut self, citizen: CitizenId, group: GroupId) {
@@ -852,6 +906,40 @@ mod tests {
         dir.prepare_groups(groups);
         dir.set_centroids(centroids, 7, 0.5);
         (people, dir)
+    }
+
+    #[test]
+    fn prepared_placements_choose_what_asking_one_by_one_chooses() {
+        let groups = 2_000u32;
+        let (_, fresh) = formed_directory(groups as usize);
+        let mut prepared = fresh.clone();
+        let citizens: Vec<CitizenId> = (0..600u32).map(|c| CitizenId(c * 11 + 3)).collect();
+        prepared.prepare_placements(&citizens);
+        // Groups below min_size, and groups that are full, as a regrouping would see them.
+        let refill: Vec<GroupId> = (0..groups).filter(|g| g % 97 == 5).map(GroupId).collect();
+        let has_room = |g: GroupId| !g.0.is_multiple_of(3);
+        let (mut scratch, mut refilled) = (Vec::new(), 0);
+        for &c in &citizens {
+            let expected = fresh.choose_group(c, 0, groups, &refill, &has_room, &mut scratch);
+            assert!(prepared.prepared(c).is_some(), "{c} was prepared");
+            assert_eq!(prepared.choose_group(c, 0, groups, &refill, &has_room, &mut scratch), expected, "{c}");
+            refilled += expected.is_some_and(|g| refill.binary_search(&g).is_ok()) as u32;
+        }
+        assert!(refilled > 0, "some choices were refills");
+        // Later attempts, and citizens not prepared, are answered as before.
+        let stranger = CitizenId(5);
+        assert!(prepared.prepared(stranger).is_none());
+        assert_eq!(
+            prepared.choose_group(stranger, 0, groups, &refill, &has_room, &mut scratch),
+            fresh.choose_group(stranger, 0, groups, &refill, &has_room, &mut scratch)
+        );
+        assert_eq!(
+            prepared.choose_group(citizens[0], 1, groups, &refill, &has_room, &mut scratch),
+            fresh.choose_group(citizens[0], 1, groups, &refill, &has_room, &mut scratch)
+        );
+        prepared.prepare_placements(&[]);
+        assert!(prepared.prepared(citizens[0]).is_none(), "done: nothing kept");
+        assert_eq!(prepared.prepared_groups.capacity(), 0);
     }
 
     #[test]

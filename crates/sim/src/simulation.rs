@@ -566,7 +566,8 @@ impl<D: SimDirectory> Simulation<D> {
             self.learn(id, innocent);
         }
         let closing = std::time::Instant::now();
-        let report = self.engine.day_finish(locals);
+        // On the run's threads: the directory prepares the regrouping's shortlists in parallel.
+        let report = self.pool.install(|| self.engine.day_finish(locals));
         let t1 = std::time::Instant::now();
         self.record(d, report);
         self.timings.daily_close_seconds += (t1 - closing).as_secs_f64();

@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t.setup_seconds, t.daily_groups_seconds, t.daily_global_seconds, t.metrics_seconds
     );
     println!(
-        "groups' day: in parallel {:.1} s; on one thread, the groupless {:.1} s and the close's global steps {:.1} s",
+        "groups' day: in parallel {:.1} s; the groupless {:.1} s (one thread); the close {:.1} s (merging, expelling, regrouping: one thread but for the regrouping's shortlists)",
         t.daily_parallel_seconds, t.daily_groupless_seconds, t.daily_close_seconds
     );
     if let Some((user, system)) = cpu {
