@@ -2268,7 +2268,7 @@ mod tests {
     /// A day in which `offender` (wherever they are) has an incident, driven group by group
     /// as an engine without an index must be. Returns the day's report and the incident.
     fn day_with_incident(e: &mut Engine<StoredDirectory>, offender: CitizenId) -> (DayReport, IncidentId) {
-        let kind = e.rules.incident_kind_index("public_drunkenness").unwrap() as u8;
+        let kind = e.rules.incident_kind_index("public_drunkenness").unwrap();
         let reported = std::sync::Mutex::new(None);
         let report = e.run_day(
             &crate::exec::Sequential,
