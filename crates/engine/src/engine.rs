@@ -704,6 +704,7 @@ impl<D: Directory> Engine<D> {
             ("reports kept", map::<ReportId, Report>(self.reports.len())),
             ("vouchers", vouchers),
             ("appeal locations", map::<CitizenId, (u32, u32)>(self.appeal_locations.len())),
+            ("recent regroupings", self.recent_joins.iter().map(|(_, joins)| cap(joins)).sum::<u64>()),
             ("settled orders", cap(&self.settled)),
             ("ledger", self.ledger.heap_bytes()),
             ("citizen locations", self.locations.as_ref().map_or(0, cap) + cap(&self.remote_sizes)),
