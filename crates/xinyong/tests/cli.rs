@@ -151,3 +151,29 @@ fn member_lists_live_on_the_mid_sized_heap() {
     // Members are 6 B each and nearly every citizen is in a group.
     assert!(in_use >= 5.0, "mid-sized heap holds {in_use} B a citizen: {line}");
 }
+
+/// `bench sim` splits the groups' day into its parts (which add up to no more than the
+/// whole), says how much CPU it used, and logs one line a day when asked.
+#[test]
+fn bench_sim_splits_the_groups_day_and_logs_each_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xinyong(
+        &["bench", "sim", "--citizens", "20000", "--days", "4", "--no-floor", "--log", "xinyong=debug"],
+        dir.path(),
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let seconds = |line: &str, after: &str| -> f64 {
+        let rest = line.split(after).nth(1).unwrap_or_else(|| panic!("{after:?} in {line:?}"));
+        rest.split(' ').next().and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("a figure after {after:?}"))
+    };
+    let time = stdout.lines().find(|l| l.starts_with("time:")).expect("the time line");
+    let split = stdout.lines().find(|l| l.starts_with("groups' day:")).expect("the split line");
+    let parts = seconds(split, "in parallel ") + seconds(split, "the groupless ") + seconds(split, "the close ");
+    assert!(parts <= seconds(time, "(groups ") + 0.05, "{split} against {time}");
+    let cpu = stdout.lines().find(|l| l.starts_with("cpu:")).expect("the cpu line");
+    assert!(seconds(cpu, "user ") > 0.0, "{cpu}");
+    let days: Vec<&str> = stderr.lines().filter(|l| l.contains("day done")).collect();
+    assert_eq!(days.len(), 4, "{stderr}");
+    assert!(days.iter().all(|l| l.contains("parallel=") && l.contains("close=") && l.contains("rss_gib=")), "{stderr}");
+}

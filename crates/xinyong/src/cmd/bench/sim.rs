@@ -5,16 +5,20 @@ use std::time::Instant;
 
 /// Options of `xinyong bench sim`.
 ///
-/// Runs a scenario without writing anything and prints: setup and per-phase times,
+/// Runs a scenario without writing anything and prints: setup and per-phase times (the
+/// groups' day split into its parallel part, the groupless and the close), the CPU used,
 /// citizen-days per second, events per second, peak memory against the estimate, the
 /// heap the run holds at its end by part (members, notices, directory, ...: what RSS
 /// holds beyond their sum is the allocator's free space and fragments), and the ratio
 /// to the memory floor (the time to stream the mutable state touched each day
 /// through memory once a day, at the bandwidth measured by `xinyong bench bandwidth`).
 ///
+/// With `--log xinyong=debug`, one line a day: each part's seconds and the resident memory.
+///
 /// Examples:
 ///   xinyong bench sim --citizens 10000000 --days 30
 ///   xinyong bench sim --scenario china-scale --days 3
+///   xinyong bench sim --scenario china-scale --citizens 100000000 --log xinyong=debug
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
