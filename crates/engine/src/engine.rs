@@ -833,13 +833,10 @@ impl<D: Directory> Engine<D> {
         }
         // Regrouped lately? The newest placement is where they are (a later expulsion
         // would have put them in the groupless, looked at above).
-        for (_, joins) in self.recent_joins.iter().rev() {
-            if let Ok(i) = joins.binary_search_by_key(&citizen, |&(c, _)| c) {
-                if let Some(at) = self.find_in(citizen, joins[i].1) {
-                    return Ok(at);
-                }
-                break;
-            }
+        if let Some((_, g)) = self.recent_join(citizen)
+            && let Some(at) = self.find_in(citizen, g)
+        {
+            return Ok(at);
         }
         // Without an index and without a hint: a scan (rare: appeals track their citizens,
         // and the regrouped of the last days are listed).
@@ -847,6 +844,14 @@ impl<D: Directory> Engine<D> {
             .find_map(|g| self.find_in(citizen, g))
             .ok_or(Refusal::UnknownCitizen { citizen })
             .inspect(|_| debug_assert!(self.locations.is_none()))
+    }
+
+    /// The day and group of `citizen`'s newest regrouping among the remembered ones.
+    fn recent_join(&self, citizen: CitizenId) -> Option<(Day, u32)> {
+        self.recent_joins
+            .iter()
+            .rev()
+            .find_map(|(day, joins)| joins.binary_search_by_key(&citizen, |&(c, _)| c).ok().map(|i| (*day, joins[i].1)))
     }
 
     fn find_in(&self, citizen: CitizenId, g: u32) -> Option<Location> {
@@ -2113,6 +2118,8 @@ impl<D: Directory> Engine<D> {
         let mut refill: Vec<GroupId> =
             (0..group_count).map(GroupId).filter(|&g| self.group_size(g) < min_size).collect();
         let mut placed = Vec::new();
+        // Without an index, the placements are remembered for `locate`.
+        let remember_joins = self.locations.is_none();
         let mut joins = Vec::new();
         self.directory.prepare_placements(&eligible);
         for citizen in eligible {
@@ -2139,7 +2146,7 @@ impl<D: Directory> Engine<D> {
                         refill.remove(at);
                     }
                     placed.push(citizen);
-                    if self.locations.is_none() {
+                    if remember_joins {
                         joins.push((citizen, group.0));
                     }
                     report.regrouped += 1;
@@ -2151,7 +2158,7 @@ impl<D: Directory> Engine<D> {
         if !placed.is_empty() {
             self.groupless.members.retain(|e| placed.binary_search(&{ e.member.citizen }).is_err());
         }
-        if self.locations.is_none() {
+        if remember_joins {
             // `eligible` follows the groupless list, sorted by citizen, and so do the joins.
             debug_assert!(joins.is_sorted_by_key(|&(c, _)| c));
             while self.recent_joins.front().is_some_and(|&(day, _)| day + RECENT_JOIN_DAYS_MAX <= d) {
@@ -2259,13 +2266,6 @@ mod tests {
         (e, g)
     }
 
-    fn listed(e: &Engine<StoredDirectory>, citizen: CitizenId) -> Option<(Day, u32)> {
-        e.recent_joins
-            .iter()
-            .rev()
-            .find_map(|(d, joins)| joins.binary_search_by_key(&citizen, |&(c, _)| c).ok().map(|i| (*d, joins[i].1)))
-    }
-
     /// A day in which `offender` (wherever they are) has an incident, driven group by group
     /// as an engine without an index must be. Returns the day's report and the incident.
     fn day_with_incident(e: &mut Engine<StoredDirectory>, offender: CitizenId) -> (DayReport, IncidentId) {
@@ -2295,7 +2295,7 @@ mod tests {
         let (report, incident) = day_with_incident(&mut e, c3);
         assert_eq!(report.regrouped, 1);
         assert_eq!(e.incident(incident).unwrap().group, None);
-        assert_eq!(listed(&e, c3), Some((0, g.0)));
+        assert_eq!(e.recent_join(c3), Some((0, g.0)));
         assert_eq!(e.locate(c3), Ok(Location::Group { group: g.0, slot: 3 }));
         // The appeal finds them in their new group, and so does its decision.
         e.file_appeal(c3, incident).unwrap();
@@ -2305,9 +2305,9 @@ mod tests {
         day_with_incident(&mut e, c3); // day 1: notices
         e.close_day(); // day 2: the tally expels; eligible again from day 3
         assert_eq!(e.group_of(c3).unwrap(), None);
-        assert_eq!(listed(&e, c3), Some((0, g.0)), "a stale hint, not consulted before the groupless");
+        assert_eq!(e.recent_join(c3), Some((0, g.0)), "a stale hint, not consulted before the groupless");
         e.close_day(); // day 3: regrouped again
-        assert_eq!(listed(&e, c3), Some((3, g.0)), "the newest placement is listed last");
+        assert_eq!(e.recent_join(c3), Some((3, g.0)), "the newest placement is listed last");
         assert_eq!(e.group_of(c3).unwrap(), Some(g));
         // Moves older than RECENT_JOIN_DAYS_MAX are forgotten; the scan still finds them.
         for _ in 0..RECENT_JOIN_DAYS_MAX {

@@ -251,8 +251,9 @@ pub struct Timings {
     pub daily_parallel_seconds: f64,
     /// Of the groups' day: the groupless' day (one thread).
     pub daily_groupless_seconds: f64,
-    /// Of the groups' day: the close's global steps (one thread): merging the groups'
-    /// outputs in group order, expelling, regrouping, KOLs.
+    /// Of the groups' day: the close's global steps (one thread, but for the regrouping's
+    /// prepared shortlists): merging the groups' outputs in group order, expelling,
+    /// regrouping, KOLs.
     pub daily_close_seconds: f64,
     /// Computing the day's metrics row.
     pub metrics_seconds: f64,
