@@ -52,10 +52,13 @@ pub trait Directory: Sync {
     }
 
     /// The regrouping is about to place `citizens` (in this order, each asked for with
-    /// [`Self::choose_group`]); an empty list when it is done. A directory whose first
-    /// attempt does not depend on group sizes may work it out for all of them here, at
-    /// once (the simulator's does, on its threads), and answer from that. Default: nothing.
-    fn prepare_placements(&mut self, _citizens: &[CitizenId]) {}
+    /// [`Self::choose_group`]); an empty list when it is done. `room[g]` tells whether group
+    /// `g` has room as the placements start; placements only add members, so a group
+    /// without room then has none later, while one with room may fill up before a citizen
+    /// is asked for. A directory may work out all the citizens' candidates here, at once
+    /// (the simulator's does, on its threads), and answer from them, as long as its answers
+    /// are those it would give without preparing. Default: nothing.
+    fn prepare_placements(&mut self, _citizens: &[CitizenId], _room: &[bool]) {}
 
     /// A citizen joined a group (keep centroids right). Default: nothing.
     fn joined(&mut self, _citizen: CitizenId, _group: GroupId) {}

@@ -2121,10 +2121,24 @@ impl<D: Directory> Engine<D> {
         // Without an index, the placements are remembered for `locate`.
         let remember_joins = self.locations.is_none();
         let mut joins = Vec::new();
-        self.directory.prepare_placements(&eligible);
+        // Which groups have room, kept up to date as they fill: one byte a group, where a
+        // search that passes over many full groups would otherwise read each one's table
+        // entry (the groups' table outgrows the caches at 100 M citizens). Placements only
+        // add members, so a group without room as they start has none later: the
+        // directory may prepare its choices among the others (it checks room when asked).
+        let mut room: Vec<bool> = if eligible.is_empty() {
+            Vec::new()
+        } else {
+            (0..group_count).map(|g| self.group_size(GroupId(g)) < max_size).collect()
+        };
+        self.directory.prepare_placements(&eligible, &room);
         for citizen in eligible {
             let mut chosen = None;
-            let has_room = |g: GroupId| g.index() < self.groups.len() && self.group_size(g) < max_size;
+            let has_room = |g: GroupId| {
+                let open = room.get(g.index()).copied().unwrap_or(false);
+                debug_assert_eq!(open, g.index() < self.groups.len() && self.group_size(g) < max_size);
+                open
+            };
             // A narrow attempt may find nothing; a wider one may.
             for attempt in 0..PLACEMENT_ATTEMPTS_MAX {
                 chosen =
@@ -2140,6 +2154,7 @@ impl<D: Directory> Engine<D> {
                     // Inserting updates the location; the groupless entries go in one pass below.
                     let member = self.groupless.members[index].member;
                     self.insert_member(group, member);
+                    room[group.index()] = self.group_size(group) < max_size;
                     if let Ok(at) = refill.binary_search(&group)
                         && self.group_size(group) >= min_size
                     {
@@ -2154,7 +2169,7 @@ impl<D: Directory> Engine<D> {
                 None => report.unplaced += 1,
             }
         }
-        self.directory.prepare_placements(&[]);
+        self.directory.prepare_placements(&[], &[]);
         if !placed.is_empty() {
             self.groupless.members.retain(|e| placed.binary_search(&{ e.member.citizen }).is_err());
         }

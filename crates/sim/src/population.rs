@@ -533,6 +533,55 @@ impl SimDirectory for SyntheticDirectory {
 /// How many candidate groups a placement's first attempt considers.
 const PLACEMENT_SHORTLIST: usize = 16;
 
+/// How many groups with room a prepared later attempt lists (the most similar of the
+/// main topic's groups, or of every group); when all of them have filled up by the time
+/// the citizen is placed, the search runs as if nothing had been prepared.
+const PREPARED_LATER: usize = 16;
+
+/// A citizen's second attempt is prepared when at most this many of their shortlist's
+/// groups have room as the placements start: with none, the second attempt is certain;
+/// with one or two, the others placed before them often fill those up.
+const SECOND_WHEN_ROOM_IN_AT_MOST: usize = 2;
+
+/// Candidate lists worked out before a regrouping asks for them
+/// ([`Directory::prepare_placements`]): the citizens (sorted), where each list ends in
+/// `groups`, the lists, and whether each list holds every group that could be chosen.
+#[derive(Clone, Debug, Default)]
+struct Prepared {
+    citizens: Vec<CitizenId>,
+    ends: Vec<u32>,
+    groups: Vec<GroupId>,
+    complete: Vec<bool>,
+}
+
+impl Prepared {
+    fn get(&self, citizen: CitizenId) -> Option<(&[GroupId], bool)> {
+        let i = self.citizens.binary_search(&citizen).ok()?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        Some((&self.groups[start..self.ends[i] as usize], self.complete[i]))
+    }
+
+    fn push(&mut self, citizen: CitizenId, list: &[GroupId], complete: bool) {
+        debug_assert!(self.citizens.last().is_none_or(|&last| last < citizen), "citizens in order");
+        self.citizens.push(citizen);
+        self.groups.extend_from_slice(list);
+        self.ends.push(self.groups.len() as u32);
+        self.complete.push(complete);
+    }
+
+    /// Forgets every list, giving the memory back (up to ~0.5 M lists a day at 1.4 billion).
+    fn release(&mut self) {
+        *self = Prepared::default();
+    }
+
+    fn heap_bytes(&self) -> u64 {
+        (self.citizens.capacity() * 4
+            + self.ends.capacity() * 4
+            + self.groups.capacity() * 4
+            + self.complete.capacity()) as u64
+    }
+}
+
 /// The simulator's directory: regenerated people and per-group state.
 #[derive(Clone, Debug)]
 pub struct SyntheticDirectory {
@@ -552,11 +601,13 @@ pub struct SyntheticDirectory {
     /// Products' categories (for favourite checks).
     categories: Vec<u16>,
     /// The first attempt's shortlists of the citizens being regrouped, worked out in
-    /// parallel before the regrouping asks ([`Directory::prepare_placements`]): the
-    /// citizens (sorted), where each list ends in `prepared_groups`, and the lists.
-    prepared_citizens: Vec<CitizenId>,
-    prepared_ends: Vec<u32>,
-    prepared_groups: Vec<GroupId>,
+    /// parallel before the regrouping asks ([`Directory::prepare_placements`]).
+    first: Prepared,
+    /// The later attempts' best groups with room as the placements started: the second
+    /// attempt's (the main topic's) for the citizens whose shortlist had no room then (the
+    /// ones certain to need it), the third's (every group's) for those whose main topic had
+    /// fewer than [`PREPARED_LATER`] groups with room.
+    later: [Prepared; 2],
 }
 
 impl SyntheticDirectory {
@@ -571,9 +622,8 @@ impl SyntheticDirectory {
             by_main_topic: vec![TopicTree::default(); topics],
             all: TopicTree::default(),
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
-            prepared_citizens: Vec::new(),
-            prepared_ends: Vec::new(),
-            prepared_groups: Vec::new(),
+            first: Prepared::default(),
+            later: [Prepared::default(), Prepared::default()],
         }
     }
 
@@ -586,6 +636,10 @@ impl SyntheticDirectory {
             ("directory: group states", (self.groups.capacity() * std::mem::size_of::<GroupState>() + debtors) as u64),
             ("directory: centroids", (self.centroids.capacity() * 4 + self.centroid_norms.capacity() * 8) as u64),
             ("directory: placement index", trees.sum()),
+            (
+                "directory: prepared placements",
+                self.first.heap_bytes() + self.later.iter().map(Prepared::heap_bytes).sum::<u64>(),
+            ),
         ]
     }
 
@@ -636,9 +690,7 @@ impl SyntheticDirectory {
 
     /// `citizen`'s first-attempt shortlist, when [`Directory::prepare_placements`] made it.
     fn prepared(&self, citizen: CitizenId) -> Option<&[GroupId]> {
-        let i = self.prepared_citizens.binary_search(&citizen).ok()?;
-        let start = if i == 0 { 0 } else { self.prepared_ends[i - 1] as usize };
-        Some(&self.prepared_groups[start..self.prepared_ends[i] as usize])
+        self.first.get(citizen).map(|(list, _)| list)
     }
 
     /// Cosine of `interests` (whose squared norm is `own`) and group `g`'s centroid.
@@ -729,19 +781,58 @@ impl SyntheticDirectory {
             }
         };
         let query = query.expect("an indexed attempt has a query");
-        let in_scope = |g: GroupId| g.index() < formed && (attempt == 2 || self.groups[g.index()].main_topic == main);
-        // The first of the full ranking below min_size: the best of those (usually few).
-        let refilled = refill
-            .iter()
-            .filter(|&&g| in_scope(g))
-            .map(|&g| (self.similarity_with(interests, own, g), g))
-            .min_by(ranking);
-        if let Some((_, g)) = refilled {
+        if let Some(g) = self.best_refill(interests, attempt, refill) {
             return Some(g);
         }
         scratch.clear();
         tree.top_where(&query, 1, has_room, |g| self.similarity_with(interests, own, g), scratch);
         scratch.first().copied()
+    }
+
+    /// The first of an indexed attempt's full ranking below min_size (in `refill`): the
+    /// most similar of those in the attempt's scope (usually few).
+    fn best_refill(&self, interests: &Interests, attempt: u32, refill: &[GroupId]) -> Option<GroupId> {
+        let (formed, main, own) = (self.centroid_norms.len(), interests.main(), interests.norm_squared());
+        let in_scope = |g: GroupId| g.index() < formed && (attempt == 2 || self.groups[g.index()].main_topic == main);
+        refill
+            .iter()
+            .filter(|&&g| in_scope(g))
+            .map(|&g| (self.similarity_with(interests, own, g), g))
+            .min_by(ranking)
+            .map(|(_, g)| g)
+    }
+
+    /// A later attempt (1: the main topic's groups, 2: every group) answered from a list of
+    /// its best groups with room at the start, when one was prepared: a refill first, as
+    /// always; else the first of the list that still has room. Groups only fill up
+    /// meanwhile, so the one found is the first of the full ranking with room. When the
+    /// list ran out, there is no group with room (`Some(None)`) if the list held every
+    /// group that had room, and otherwise the answer must be searched for (`None`, as for
+    /// a citizen not prepared).
+    fn choose_prepared(
+        &self,
+        citizen: CitizenId,
+        attempt: u32,
+        groups: u32,
+        refill: &[GroupId],
+        has_room: &dyn Fn(GroupId) -> bool,
+    ) -> Option<Option<GroupId>> {
+        let prepared = match attempt {
+            1 => &self.later[0],
+            // Prepared over the tree of every group, which is what the search uses only
+            // when every group the engine counts was formed with a centroid.
+            2 if (groups as usize).min(self.groups.len()) == self.centroid_norms.len() => &self.later[1],
+            _ => return None,
+        };
+        let (list, complete) = prepared.get(citizen)?;
+        if let Some(g) = self.best_refill(&self.people.interests(citizen), attempt, refill) {
+            return Some(Some(g));
+        }
+        match list.iter().copied().find(|&g| has_room(g)) {
+            Some(g) => Some(Some(g)),
+            None if complete => Some(None),
+            None => None,
+        }
     }
 
     /// The state of group `g`, made on first use for a group created after formation.
@@ -810,39 +901,65 @@ impl Directory for SyntheticDirectory {
         {
             return first_choice(list, refill, has_room);
         }
+        if let Some(choice) = self.choose_prepared(citizen, attempt, groups, refill, has_room) {
+            return choice;
+        }
         self.choose_for(&self.people.interests(citizen), attempt, groups, refill, has_room, scratch)
     }
 
-    /// Works out the first attempt's shortlist of every citizen about to be regrouped, on
-    /// the threads of the pool this runs in. A shortlist ranks groups by their centroids at
+    /// Works out, on the threads of the pool this runs in, the first attempt's shortlist of
+    /// every citizen about to be regrouped, and the second attempt's best groups for those
+    /// whose shortlist has no room. A shortlist ranks groups by their centroids at
     /// formation, which placements do not change, so it is what the regrouping would find
     /// when it reaches the citizen; only the choice in it depends on the sizes by then.
-    fn prepare_placements(&mut self, citizens: &[CitizenId]) {
-        self.prepared_citizens.clear();
-        self.prepared_ends.clear();
-        self.prepared_groups.clear();
+    /// Groups only fill up while the regrouping places, so the best groups with room at
+    /// the start hold the best one with room later, unless all of them filled up.
+    fn prepare_placements(&mut self, citizens: &[CitizenId], room: &[bool]) {
+        self.first.release();
+        self.later.iter_mut().for_each(Prepared::release);
         if citizens.is_empty() {
-            // Done: give the memory back (up to ~0.5 M lists a day at 1.4 billion).
-            self.prepared_citizens.shrink_to_fit();
-            self.prepared_ends.shrink_to_fit();
-            self.prepared_groups.shrink_to_fit();
             return;
         }
         debug_assert!(citizens.is_sorted(), "the groupless are listed by id");
+        // A group the engine did not describe is taken to have room: a larger set of
+        // groups with room only makes the lists longer, never wrong.
+        let had_room = |g: GroupId| room.get(g.index()).copied().unwrap_or(true);
         let this = &*self;
-        let lists: Vec<Vec<GroupId>> = citizens
+        // The best groups with room at the start in `tree`, and whether they are all of them.
+        let best_with_room = |interests: &Interests, query: &[(usize, f64)], tree: &TopicTree| {
+            let own = interests.norm_squared();
+            let mut best = Vec::with_capacity(PREPARED_LATER);
+            tree.top_where(query, PREPARED_LATER, had_room, |g| this.similarity_with(interests, own, g), &mut best);
+            let complete = best.len() < PREPARED_LATER;
+            (best, complete)
+        };
+        type Later = Option<(Vec<GroupId>, bool)>;
+        let lists: Vec<(Vec<GroupId>, [Later; 2])> = citizens
             .par_iter()
             .map(|&c| {
-                let mut list = Vec::with_capacity(PLACEMENT_SHORTLIST);
-                this.placement_for(&this.people.interests(c), 0, 0, &mut list);
-                list
+                let interests = this.people.interests(c);
+                let mut first = Vec::with_capacity(PLACEMENT_SHORTLIST);
+                this.placement_for(&interests, 0, 0, &mut first);
+                let mut later = [None, None];
+                if let Some(query) = interests.tree_query()
+                    && first.iter().filter(|&&g| had_room(g)).count() <= SECOND_WHEN_ROOM_IN_AT_MOST
+                {
+                    let second = best_with_room(&interests, &query, &this.by_main_topic[interests.main() as usize]);
+                    if second.1 {
+                        later[1] = Some(best_with_room(&interests, &query, &this.all));
+                    }
+                    later[0] = Some(second);
+                }
+                (first, later)
             })
             .collect();
-        self.prepared_citizens.extend_from_slice(citizens);
-        self.prepared_groups.reserve(lists.iter().map(Vec::len).sum());
-        for list in lists {
-            self.prepared_groups.extend_from_slice(&list);
-            self.prepared_ends.push(self.prepared_groups.len() as u32);
+        for (&c, (first, later)) in citizens.iter().zip(&lists) {
+            self.first.push(c, first, true);
+            for (prepared, list) in self.later.iter_mut().zip(later) {
+                if let Some((best, complete)) = list {
+                    prepared.push(c, best, *complete);
+                }
+            }
         }
     }
 
@@ -914,7 +1031,7 @@ mod tests {
         let (_, fresh) = formed_directory(groups as usize);
         let mut prepared = fresh.clone();
         let citizens: Vec<CitizenId> = (0..600u32).map(|c| CitizenId(c * 11 + 3)).collect();
-        prepared.prepare_placements(&citizens);
+        prepared.prepare_placements(&citizens, &[]);
         // Groups below min_size, and groups that are full, as a regrouping would see them.
         let refill: Vec<GroupId> = (0..groups).filter(|g| g % 97 == 5).map(GroupId).collect();
         let has_room = |g: GroupId| !g.0.is_multiple_of(3);
@@ -937,9 +1054,66 @@ mod tests {
             prepared.choose_group(citizens[0], 1, groups, &refill, &has_room, &mut scratch),
             fresh.choose_group(citizens[0], 1, groups, &refill, &has_room, &mut scratch)
         );
-        prepared.prepare_placements(&[]);
+        prepared.prepare_placements(&[], &[]);
         assert!(prepared.prepared(citizens[0]).is_none(), "done: nothing kept");
-        assert_eq!(prepared.prepared_groups.capacity(), 0);
+        assert_eq!(prepared.first.groups.capacity(), 0);
+    }
+
+    #[test]
+    fn prepared_later_attempts_choose_what_searching_chooses_while_groups_fill_up() {
+        // A late-year regrouping: most groups full, the rest filling up as citizens are
+        // placed one by one, so prepared lists run out, and some main topics run out of room.
+        let groups = 2_000u32;
+        let (_, fresh) = formed_directory(groups as usize);
+        let mut prepared = fresh.clone();
+        let citizens: Vec<CitizenId> = (0..1_500u32).map(|c| CitizenId(c * 13 + 1)).collect();
+        // Room left in each group: none for nine in ten, one to three places for the others.
+        let mut room_left: Vec<u32> = (0..groups)
+            .map(|g| {
+                let d = Key::new(5, Stream::Tables, 6, g as u64).uniform();
+                if d < 0.9 { 0 } else { 1 + (d * 1000.0) as u32 % 3 }
+            })
+            .collect();
+        let refill: Vec<GroupId> =
+            (0..groups).filter(|g| g % 211 == 9 && room_left[*g as usize] > 0).map(GroupId).collect();
+        let room: Vec<bool> = room_left.iter().map(|&r| r > 0).collect();
+        prepared.prepare_placements(&citizens, &room);
+        let [second, third] = &prepared.later;
+        assert!(second.citizens.len() > 100, "{} second attempts prepared", second.citizens.len());
+        assert!(third.citizens.len() > 10, "{} third attempts prepared", third.citizens.len());
+        let mut scratch = Vec::new();
+        let (mut from_list, mut searched, mut none_left, mut third_from_list) = (0, 0, 0, 0);
+        for &c in &citizens {
+            let has_room = |g: GroupId| room_left[g.index()] > 0;
+            let mut chosen = None;
+            for attempt in 0..3 {
+                let expected = fresh.choose_group(c, attempt, groups, &refill, &has_room, &mut scratch);
+                let got = prepared.choose_group(c, attempt, groups, &refill, &has_room, &mut scratch);
+                assert_eq!(got, expected, "citizen {c}, attempt {attempt}");
+                match (attempt, prepared.choose_prepared(c, attempt, groups, &refill, &has_room)) {
+                    (1, Some(Some(_))) => from_list += 1,
+                    (1, Some(None)) => none_left += 1,
+                    (1, None) => searched += prepared.later[0].get(c).is_some() as u32,
+                    (2, Some(Some(_))) => third_from_list += 1,
+                    _ => {}
+                }
+                if got.is_some() {
+                    chosen = got;
+                    break;
+                }
+            }
+            if let Some(g) = chosen {
+                room_left[g.index()] = room_left[g.index()].saturating_sub(1);
+            }
+        }
+        // Every way of answering was taken: from the list, the list run out (searched), no
+        // room left in the main topic at all, and the third attempt from its list.
+        assert!(
+            from_list > 50 && searched > 5 && none_left > 5 && third_from_list > 5,
+            "{from_list} {searched} {none_left} {third_from_list}"
+        );
+        prepared.prepare_placements(&[], &[]);
+        assert!(prepared.later.iter().all(|p| p.get(citizens[0]).is_none() && p.groups.capacity() == 0));
     }
 
     #[test]
