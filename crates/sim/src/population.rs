@@ -604,9 +604,9 @@ pub struct SyntheticDirectory {
     /// parallel before the regrouping asks ([`Directory::prepare_placements`]).
     first: Prepared,
     /// The later attempts' best groups with room as the placements started: the second
-    /// attempt's (the main topic's) for the citizens whose shortlist had no room then (the
-    /// ones certain to need it), the third's (every group's) for those whose main topic had
-    /// fewer than [`PREPARED_LATER`] groups with room.
+    /// attempt's (the main topic's) for the citizens whose shortlist had at most
+    /// [`SECOND_WHEN_ROOM_IN_AT_MOST`] groups with room then, the third's (every group's)
+    /// for those whose main topic had fewer than [`PREPARED_LATER`] groups with room.
     later: [Prepared; 2],
 }
 
@@ -908,8 +908,8 @@ impl Directory for SyntheticDirectory {
     }
 
     /// Works out, on the threads of the pool this runs in, the first attempt's shortlist of
-    /// every citizen about to be regrouped, and the second attempt's best groups for those
-    /// whose shortlist has no room. A shortlist ranks groups by their centroids at
+    /// every citizen about to be regrouped, and the later attempts' best groups with room
+    /// for those whose shortlist has little room. A shortlist ranks groups by their centroids at
     /// formation, which placements do not change, so it is what the regrouping would find
     /// when it reaches the citizen; only the choice in it depends on the sizes by then.
     /// Groups only fill up while the regrouping places, so the best groups with room at
@@ -1074,7 +1074,7 @@ mod tests {
                 if d < 0.9 { 0 } else { 1 + (d * 1000.0) as u32 % 3 }
             })
             .collect();
-        let refill: Vec<GroupId> =
+        let mut refill: Vec<GroupId> =
             (0..groups).filter(|g| g % 211 == 9 && room_left[*g as usize] > 0).map(GroupId).collect();
         let room: Vec<bool> = room_left.iter().map(|&r| r > 0).collect();
         prepared.prepare_placements(&citizens, &room);
@@ -1103,7 +1103,12 @@ mod tests {
                 }
             }
             if let Some(g) = chosen {
-                room_left[g.index()] = room_left[g.index()].saturating_sub(1);
+                room_left[g.index()] -= 1;
+                // As the engine's: a group leaves the refill list once it is big enough
+                // (here, once full).
+                if room_left[g.index()] == 0 {
+                    refill.retain(|&r| r != g);
+                }
             }
         }
         // Every way of answering was taken: from the list, the list run out (searched), no
