@@ -2114,23 +2114,28 @@ impl<D: Directory> Engine<D> {
             self.groupless.members.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
         let mut candidates = Vec::new();
         let group_count = self.groups.len() as u32;
-        // Groups below min_size (a refill is preferred), kept up to date as they fill.
-        let mut refill: Vec<GroupId> =
-            (0..group_count).map(GroupId).filter(|&g| self.group_size(g) < min_size).collect();
         let mut placed = Vec::new();
         // Without an index, the placements are remembered for `locate`.
         let remember_joins = self.locations.is_none();
         let mut joins = Vec::new();
-        // Which groups have room, kept up to date as they fill: one byte a group, where a
-        // search that passes over many full groups would otherwise read each one's table
-        // entry (the groups' table outgrows the caches at 100 M citizens). Placements only
-        // add members, so a group without room as they start has none later: the
-        // directory may prepare its choices among the others (it checks room when asked).
-        let mut room: Vec<bool> = if eligible.is_empty() {
-            Vec::new()
-        } else {
-            (0..group_count).map(|g| self.group_size(GroupId(g)) < max_size).collect()
-        };
+        // Groups below min_size (a refill is preferred), and which groups have room, both
+        // kept up to date as they fill, from one pass over the sizes (none when nobody is
+        // to be placed). Room is one byte a group, where a search that passes over many
+        // full groups would otherwise read each one's table entry (the groups' table
+        // outgrows the caches at 100 M citizens). Placements only add members, so a group
+        // without room as they start has none later: the directory may prepare its
+        // choices among the others (it checks room when asked).
+        let (mut refill, mut room) = (Vec::new(), Vec::new());
+        if !eligible.is_empty() {
+            room.reserve_exact(group_count as usize);
+            for g in (0..group_count).map(GroupId) {
+                let size = self.group_size(g);
+                if size < min_size {
+                    refill.push(g);
+                }
+                room.push(size < max_size);
+            }
+        }
         self.directory.prepare_placements(&eligible, &room);
         for citizen in eligible {
             let mut chosen = None;

@@ -767,14 +767,12 @@ impl SyntheticDirectory {
         has_room: &dyn Fn(GroupId) -> bool,
         scratch: &mut Vec<GroupId>,
     ) -> Option<GroupId> {
-        let formed = self.centroid_norms.len();
         let main = interests.main();
         let own = interests.norm_squared();
         let query = interests.tree_query();
         let tree = match (attempt, query) {
             (1, Some(_)) => &self.by_main_topic[main as usize],
-            // Every group: indexed when every group has a centroid (none made later).
-            (2, Some(_)) if (groups as usize).min(self.groups.len()) == formed => &self.all,
+            (2, Some(_)) if self.every_group_indexed(groups) => &self.all,
             _ => {
                 self.placement_for(interests, attempt, groups, scratch);
                 return first_choice(scratch, refill, has_room);
@@ -787,6 +785,12 @@ impl SyntheticDirectory {
         scratch.clear();
         tree.top_where(&query, 1, has_room, |g| self.similarity_with(interests, own, g), scratch);
         scratch.first().copied()
+    }
+
+    /// Whether the tree of every group holds all of the `groups` the engine counts (every
+    /// one has a centroid, none was made later): then the last attempt searches that tree.
+    fn every_group_indexed(&self, groups: u32) -> bool {
+        (groups as usize).min(self.groups.len()) == self.centroid_norms.len()
     }
 
     /// The first of an indexed attempt's full ranking below min_size (in `refill`): the
@@ -819,9 +823,8 @@ impl SyntheticDirectory {
     ) -> Option<Option<GroupId>> {
         let prepared = match attempt {
             1 => &self.later[0],
-            // Prepared over the tree of every group, which is what the search uses only
-            // when every group the engine counts was formed with a centroid.
-            2 if (groups as usize).min(self.groups.len()) == self.centroid_norms.len() => &self.later[1],
+            // Prepared over the tree of every group: valid where the search uses that tree.
+            2 if self.every_group_indexed(groups) => &self.later[1],
             _ => return None,
         };
         let (list, complete) = prepared.get(citizen)?;
