@@ -1923,18 +1923,12 @@ impl<D: Directory> Engine<D> {
         let mut leaving = Vec::new();
         let mut external = Vec::new();
         let mut expelled = Vec::new();
-        for (g, out) in std::mem::take(&mut acc.outs).into_groups() {
+        let mut outs = std::mem::take(&mut acc.outs);
+        self.merge_records(outs.take_records(), &mut report);
+        for (g, out) in outs.into_groups() {
+            debug_assert!(out.incidents.is_empty() && out.outcomes.is_empty(), "merged above");
             for entry in out.ledger {
                 self.ledger.append(entry);
-            }
-            report.incidents_reported += out.incidents.len() as u64;
-            for incident in out.incidents {
-                self.incidents.insert(incident.id, incident);
-            }
-            for (id, outcome) in out.outcomes {
-                if let Some(record) = self.incidents.get_mut(&id) {
-                    record.outcome = Some(outcome);
-                }
             }
             for (incident, member) in out.leaving {
                 if self.is_local(GroupId(g)) {
@@ -2058,6 +2052,48 @@ impl<D: Directory> Engine<D> {
         assert!(d < DAY_MAX, "a run lasts at most {DAY_MAX} days");
         self.day = d + 1;
         report
+    }
+
+    /// Merges the day's incident records and tallies into the records kept.
+    ///
+    /// Group by group, each insert and each tally landed at a random place of a map far
+    /// beyond the caches (at China scale ~1.6 M of each a day, into ~5 M records kept:
+    /// docs/BENCHMARKS.md, "The day's records merged in order"). Now the day's records are
+    /// sorted by id, in place. When they all come after the records kept (the simulator's
+    /// days: ids sort by day first) and are not few beside them, the map is rebuilt from
+    /// both in one ordered pass (`BTreeMap::append`), which also packs its nodes full;
+    /// otherwise (the service keeping its whole history, a late report) they are inserted
+    /// in order. The tallies are sorted too and applied in order.
+    ///
+    /// The result is that of merging group by group: a day's ids are unique (an incident's
+    /// id names its citizen, who is in one group, and their count that day; a tally is one
+    /// per incident), so the order among equals cannot matter, and a tally refers to an
+    /// incident of an earlier day, so adding every record before applying any tally
+    /// changes nothing.
+    fn merge_records(&mut self, (mut incidents, mut outcomes): group::DayRecords, report: &mut DayReport) {
+        report.incidents_reported += incidents.len() as u64;
+        incidents.sort_unstable_by_key(|(_, x)| x.id);
+        debug_assert!(incidents.windows(2).all(|w| w[0].1.id < w[1].1.id), "a day's incident ids are unique");
+        let after_all = match (self.incidents.last_key_value(), incidents.first()) {
+            (Some((last, _)), Some((_, first))) => first.id > *last,
+            _ => true,
+        };
+        // Rebuilding costs a pass over the records kept: worth it only for a large batch.
+        if after_all && incidents.len() >= self.incidents.len() / 4 {
+            let mut fresh: BTreeMap<IncidentId, Incident> = incidents.into_iter().map(|(_, x)| (x.id, x)).collect();
+            self.incidents.append(&mut fresh);
+        } else {
+            for (_, incident) in incidents {
+                self.incidents.insert(incident.id, incident);
+            }
+        }
+        outcomes.sort_unstable_by_key(|(_, (id, _))| *id);
+        debug_assert!(outcomes.windows(2).all(|w| w[0].1.0 < w[1].1.0), "one tally an incident");
+        for (_, (id, outcome)) in outcomes {
+            if let Some(record) = self.incidents.get_mut(&id) {
+                record.outcome = Some(outcome);
+            }
+        }
     }
 
     fn update_kols(&mut self, d: Day, report: &mut DayReport) {
@@ -2198,10 +2234,15 @@ impl<D: Directory> Engine<D> {
         // (or the configured retention), tallied, and with no appeal pending, no rule refers
         // to it again.
         let keep_days = self.options.incident_retention_days.unwrap_or(self.rules.policy.appeals.window_days + 1);
-        self.incidents.retain(|id, incident| {
+        // Only records reported before `d - keep_days` can go: ids sort by day first, so
+        // they are a prefix of the map and the rest is not walked.
+        let Some(last_day_kept) = d.checked_sub(keep_days) else { return };
+        let first_kept = IncidentId { day: last_day_kept, citizen: CitizenId(0), seq: 0 };
+        let gone = self.incidents.extract_if(..first_kept, |_, incident| {
             let appeal_open = matches!(incident.appeal, AppealStatus::Filed { .. });
-            id.day + keep_days >= d || appeal_open || (incident.outcome.is_none() && incident.group.is_some())
+            !(appeal_open || (incident.outcome.is_none() && incident.group.is_some()))
         });
+        gone.for_each(drop);
     }
 
     // ----- state hash (determinism checks) --------------------------------------------
@@ -2348,5 +2389,72 @@ mod tests {
         e.assign_group(CitizenId(0), g).unwrap();
         assert_eq!(e.close_day().regrouped, 2);
         assert!(e.recent_joins.is_empty());
+    }
+
+    fn record(day: Day, citizen: u32, seq: u8) -> Incident {
+        Incident {
+            id: IncidentId { day, citizen: CitizenId(citizen), seq },
+            kind: 0,
+            day,
+            group: Some(GroupId(citizen % 7)),
+            penalty_applied: -10,
+            source: IncidentSource::Camera,
+            outcome: None,
+            appeal: AppealStatus::NotAppealed,
+        }
+    }
+
+    proptest::proptest! {
+        /// Sorting a day's records and tallies, then rebuilding the map or inserting in
+        /// order, gives exactly what inserting and applying them group by group gave.
+        #[test]
+        fn merging_the_days_records_in_order_is_merging_them_group_by_group(
+            kept in proptest::collection::btree_set((0u32..4, 0u32..60, 0u8..2), 0..80),
+            batch in proptest::collection::btree_set((0u32..60, 0u8..2), 0..80),
+            batch_day in 0u32..6,
+            tallied in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..40),
+            shuffle in proptest::prelude::any::<u64>(),
+        ) {
+            let (mut e, _) = unindexed();
+            for &(day, citizen, seq) in &kept {
+                let r = record(day, citizen, seq);
+                e.incidents.insert(r.id, r);
+            }
+            // The day's batch in some group order (ids unique, as a day's are), tagged with
+            // groups; ids may fall before, among or after the records kept.
+            let mut incidents: Vec<(u32, Incident)> =
+                batch.iter().map(|&(citizen, seq)| (citizen % 7, record(batch_day, citizen, seq))).collect();
+            let n = incidents.len();
+            for i in (1..n).rev() {
+                incidents.swap(i, (shuffle.wrapping_mul(i as u64 + 1) >> 7) as usize % (i + 1));
+            }
+            // Tallies of distinct records kept (and one of an unknown id, ignored).
+            let kept_ids: Vec<IncidentId> = e.incidents.keys().copied().collect();
+            let mut ids: Vec<IncidentId> =
+                tallied.iter().filter(|_| !kept_ids.is_empty()).map(|i| kept_ids[i.index(kept_ids.len())]).collect();
+            ids.sort();
+            ids.dedup();
+            ids.push(IncidentId { day: 99, citizen: CitizenId(0), seq: 0 });
+            let outcomes: Vec<(u32, (IncidentId, VoteOutcome))> = ids
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(k, &id)| (k as u32, (id, VoteOutcome { notified: k as u32, expel: 1, keep: 0, unanswered: 0, expelled: k % 2 == 0 })))
+                .collect();
+
+            let mut expected = e.incidents.clone();
+            for (_, r) in &incidents {
+                expected.insert(r.id, r.clone());
+            }
+            for (_, (id, o)) in &outcomes {
+                if let Some(r) = expected.get_mut(id) {
+                    r.outcome = Some(*o);
+                }
+            }
+            let mut report = DayReport::default();
+            e.merge_records((incidents, outcomes), &mut report);
+            proptest::prop_assert_eq!(report.incidents_reported, n as u64);
+            proptest::prop_assert_eq!(&e.incidents, &expected);
+        }
     }
 }

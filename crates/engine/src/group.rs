@@ -164,6 +164,9 @@ pub(crate) struct Outs {
     vouchers_used: Vec<(u32, (Voucher, OrderId))>,
 }
 
+/// A day's incident records and tallies, each tagged with its group's index.
+pub(crate) type DayRecords = (Vec<(u32, Incident)>, Vec<(u32, (IncidentId, VoteOutcome))>);
+
 /// Calls `$m!(field)` for every list of [`Outs`] (and of [`GroupOut`], same names).
 macro_rules! each_out {
     ($m:ident) => {
@@ -201,6 +204,13 @@ impl Outs {
             };
         }
         each_out!(append);
+    }
+
+    /// Takes the day's incident records and tallies out (still tagged with their group),
+    /// to be merged into the engine's records in one sorted pass rather than group by
+    /// group (see `Engine::merge_records`).
+    pub fn take_records(&mut self) -> DayRecords {
+        (std::mem::take(&mut self.incidents), std::mem::take(&mut self.outcomes))
     }
 
     /// Yields each group's outputs in increasing group order; within a group and a kind,

@@ -649,3 +649,37 @@ fn a_notice_goes_to_the_group_as_it_was_at_delivery() {
     assert_eq!(e.group_of(c(0)).unwrap(), None);
     assert_eq!(e.group_of(newcomer).unwrap(), Some(g));
 }
+
+#[test]
+fn incident_records_are_forgotten_after_their_retention_unless_an_appeal_is_pending() {
+    let keep = 3;
+    let options =
+        EngineOptions { keep_history: false, incident_retention_days: Some(keep), ..EngineOptions::default() };
+    let mut e = Engine::new(policy().validate().unwrap(), StoredDirectory::new(), options);
+    e.register_citizens(8).unwrap();
+    let g = e.create_group().unwrap();
+    for x in 0..8 {
+        e.assign_group(c(x), g).unwrap();
+    }
+    // Citizen r misbehaves on day r; citizen 1 appeals on day 3 and hears back on day 9.
+    let mut reported: Vec<IncidentId> = Vec::new();
+    for today in 0..14u32 {
+        assert_eq!(e.day(), today);
+        if today < 6 {
+            reported.push(drunk(&mut e, c(today)));
+        }
+        if today == 3 {
+            e.file_appeal(c(1), reported[1]).unwrap();
+        }
+        if today == 9 {
+            e.decide_appeal(reported[1], false).unwrap();
+        }
+        e.close_day();
+        for (r, id) in reported.iter().enumerate() {
+            let pending_appeal = r == 1 && (3..9).contains(&today);
+            let expected = r as u32 + keep >= today || pending_appeal;
+            assert_eq!(e.incident(*id).is_some(), expected, "incident of day {r} after the close of day {today}");
+        }
+    }
+    assert_eq!(e.incidents().count(), 0, "all forgotten in the end");
+}
