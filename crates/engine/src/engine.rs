@@ -2195,9 +2195,10 @@ impl<D: Directory> Engine<D> {
                     // Inserting updates the location; the groupless entries go in one pass below.
                     let member = self.groupless.members[index].member;
                     self.insert_member(group, member);
-                    room[group.index()] = self.group_size(group) < max_size;
+                    let size = self.group_size(group);
+                    room[group.index()] = size < max_size;
                     if let Ok(at) = refill.binary_search(&group)
-                        && self.group_size(group) >= min_size
+                        && size >= min_size
                     {
                         refill.remove(at);
                     }
