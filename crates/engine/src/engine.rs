@@ -10,6 +10,7 @@ use crate::directory::Directory;
 use crate::exec::{Executor, Sequential};
 use crate::group::{self, Ctx, DayAcc, GroupOut, Shifts};
 use crate::ids::{CitizenId, DAY_MAX, Day, GroupId, IncidentId, KolId, ProductId, PromotionId, ReportId};
+use crate::incidents::IncidentBook;
 use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 use crate::policy::{Restriction, Rules};
 use crate::pricing::{Fen, PriceBreakdown};
@@ -206,8 +207,7 @@ pub struct Engine<D> {
     products: Vec<Product>,
     kols: Vec<Kol>,
     promotions: BTreeSet<PromotionId>,
-    #[serde(with = "crate::state::map_as_pairs")]
-    incidents: BTreeMap<IncidentId, Incident>,
+    incidents: IncidentBook,
     /// Denunciations filed on earlier days (pending, or kept with `keep_history`).
     #[serde(with = "crate::state::map_as_pairs")]
     reports: BTreeMap<ReportId, Report>,
@@ -584,7 +584,7 @@ impl<D: Directory> Engine<D> {
             products: Vec::new(),
             kols: Vec::new(),
             promotions: BTreeSet::new(),
-            incidents: BTreeMap::new(),
+            incidents: IncidentBook::new(),
             reports: BTreeMap::new(),
             vouchers: BTreeMap::new(),
             new_vouchers: Vec::new(),
@@ -700,7 +700,7 @@ impl<D: Directory> Engine<D> {
             ("open notices", notices),
             ("groups' buffers of the day", buffers),
             ("groupless", groupless),
-            ("incidents kept", map::<IncidentId, Incident>(self.incidents.len())),
+            ("incidents kept", self.incidents.heap_bytes()),
             ("reports kept", map::<ReportId, Report>(self.reports.len())),
             ("vouchers", vouchers),
             ("appeal locations", map::<CitizenId, (u32, u32)>(self.appeal_locations.len())),
@@ -1485,7 +1485,7 @@ impl<D: Directory> Engine<D> {
         }
         self.today.incidents_reported += out.incidents.len() as u64;
         for incident in out.incidents {
-            self.incidents.insert(incident.id, incident);
+            self.incidents.insert(incident);
         }
         // After the points, as in the day's merge: the reward, then the voucher.
         self.issue_vouchers(out.vouchers_issued);
@@ -1893,7 +1893,7 @@ impl<D: Directory> Engine<D> {
             // The groupless' records (incidents) are still needed here for appeals.
             let incidents = out.incidents;
             for incident in incidents {
-                self.incidents.insert(incident.id, incident);
+                self.incidents.insert(incident);
             }
         }
         if let Some(pending) = self.pending.as_mut() {
@@ -2059,11 +2059,9 @@ impl<D: Directory> Engine<D> {
     /// Group by group, each insert and each tally landed at a random place of a map far
     /// beyond the caches (at China scale ~1.6 M of each a day, into ~5 M records kept:
     /// docs/BENCHMARKS.md, "The day's records merged in order"). Now the day's records are
-    /// sorted by id, in place. When they all come after the records kept (the simulator's
-    /// days: ids sort by day first) and are not few beside them, the map is rebuilt from
-    /// both in one ordered pass (`BTreeMap::append`), which also packs its nodes full;
-    /// otherwise (the service keeping its whole history, a late report) they are inserted
-    /// in order. The tallies are sorted too and applied in order.
+    /// sorted by id, in place, and handed to the [`IncidentBook`] as one sorted run: on
+    /// the simulator's days it becomes that day's list, and nothing kept is touched. The
+    /// tallies are sorted too and applied in order.
     ///
     /// The result is that of merging group by group: a day's ids are unique (an incident's
     /// id names its citizen, who is in one group, and their count that day; a tally is one
@@ -2074,19 +2072,7 @@ impl<D: Directory> Engine<D> {
         report.incidents_reported += incidents.len() as u64;
         incidents.sort_unstable_by_key(|(_, x)| x.id);
         debug_assert!(incidents.windows(2).all(|w| w[0].1.id < w[1].1.id), "a day's incident ids are unique");
-        let after_all = match (self.incidents.last_key_value(), incidents.first()) {
-            (Some((last, _)), Some((_, first))) => first.id > *last,
-            _ => true,
-        };
-        // Rebuilding costs a pass over the records kept: worth it only for a large batch.
-        if after_all && incidents.len() >= self.incidents.len() / 4 {
-            let mut fresh: BTreeMap<IncidentId, Incident> = incidents.into_iter().map(|(_, x)| (x.id, x)).collect();
-            self.incidents.append(&mut fresh);
-        } else {
-            for (_, incident) in incidents {
-                self.incidents.insert(incident.id, incident);
-            }
-        }
+        self.incidents.extend_sorted(incidents.into_iter().map(|(_, x)| x));
         outcomes.sort_unstable_by_key(|(_, (id, _))| *id);
         debug_assert!(outcomes.windows(2).all(|w| w[0].1.0 < w[1].1.0), "one tally an incident");
         for (_, (id, outcome)) in outcomes {
@@ -2235,15 +2221,13 @@ impl<D: Directory> Engine<D> {
         // (or the configured retention), tallied, and with no appeal pending, no rule refers
         // to it again.
         let keep_days = self.options.incident_retention_days.unwrap_or(self.rules.policy.appeals.window_days + 1);
-        // Only records reported before `d - keep_days` can go: ids sort by day first, so
-        // they are a prefix of the map and the rest is not walked.
+        // Only records reported before `d - keep_days` can go: the book keeps them by
+        // reporting day, so the later days are not walked.
         let Some(last_day_kept) = d.checked_sub(keep_days) else { return };
-        let first_kept = IncidentId { day: last_day_kept, citizen: CitizenId(0), seq: 0 };
-        let gone = self.incidents.extract_if(..first_kept, |_, incident| {
+        self.incidents.prune(last_day_kept, |incident| {
             let appeal_open = matches!(incident.appeal, AppealStatus::Filed { .. });
-            !(appeal_open || (incident.outcome.is_none() && incident.group.is_some()))
+            appeal_open || (incident.outcome.is_none() && incident.group.is_some())
         });
-        gone.for_each(drop);
     }
 
     // ----- state hash (determinism checks) --------------------------------------------
@@ -2406,8 +2390,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Sorting a day's records and tallies, then rebuilding the map or inserting in
-        /// order, gives exactly what inserting and applying them group by group gave.
+        /// Sorting a day's records and tallies, then handing the records to the book as one
+        /// run, gives exactly what inserting and applying them group by group gave.
         #[test]
         fn merging_the_days_records_in_order_is_merging_them_group_by_group(
             kept in proptest::collection::btree_set((0u32..4, 0u32..60, 0u8..2), 0..80),
@@ -2418,8 +2402,7 @@ mod tests {
         ) {
             let (mut e, _) = unindexed();
             for &(day, citizen, seq) in &kept {
-                let r = record(day, citizen, seq);
-                e.incidents.insert(r.id, r);
+                e.incidents.insert(record(day, citizen, seq));
             }
             // The day's batch in some group order (ids unique, as a day's are), tagged with
             // groups; ids may fall before, among or after the records kept.
@@ -2430,7 +2413,7 @@ mod tests {
                 incidents.swap(i, (shuffle.wrapping_mul(i as u64 + 1) >> 7) as usize % (i + 1));
             }
             // Tallies of distinct records kept (and one of an unknown id, ignored).
-            let kept_ids: Vec<IncidentId> = e.incidents.keys().copied().collect();
+            let kept_ids: Vec<IncidentId> = e.incidents.values().map(|x| x.id).collect();
             let mut ids: Vec<IncidentId> =
                 tallied.iter().filter(|_| !kept_ids.is_empty()).map(|i| kept_ids[i.index(kept_ids.len())]).collect();
             ids.sort();
@@ -2443,7 +2426,7 @@ mod tests {
                 .map(|(k, &id)| (k as u32, (id, VoteOutcome { notified: k as u32, expel: 1, keep: 0, unanswered: 0, expelled: k % 2 == 0 })))
                 .collect();
 
-            let mut expected = e.incidents.clone();
+            let mut expected: BTreeMap<IncidentId, Incident> = e.incidents.values().map(|x| (x.id, x.clone())).collect();
             for (_, r) in &incidents {
                 expected.insert(r.id, r.clone());
             }
@@ -2455,7 +2438,8 @@ mod tests {
             let mut report = DayReport::default();
             e.merge_records((incidents, outcomes), &mut report);
             proptest::prop_assert_eq!(report.incidents_reported, n as u64);
-            proptest::prop_assert_eq!(&e.incidents, &expected);
+            proptest::prop_assert_eq!(e.incidents.values().collect::<Vec<_>>(), expected.values().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(e.incidents.len(), expected.len());
         }
     }
 }

@@ -43,6 +43,7 @@ pub mod engine;
 pub mod exec;
 mod group;
 pub mod ids;
+pub mod incidents;
 pub mod ledger;
 pub mod policy;
 pub mod pricing;
