@@ -10,7 +10,7 @@ use xinyong_engine::{
     ProductId, Restriction, Rules,
 };
 use xinyong_random::math::{self, LogisticTable};
-use xinyong_random::{Draws, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson, pair};
+use xinyong_random::{Draws, Paired, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson, pair};
 
 /// A group's (or the groupless') actions for a day, addressed by member slot.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -208,6 +208,7 @@ impl<'a> Behaviour<'a> {
         }
         // Answers to the notices delivered at yesterday's close (due today).
         for (b, batch) in open.iter().enumerate().filter(|(_, b)| b.deadline == d) {
+            let ballot = Ballot::new(batch.incident);
             let mut slot = 0;
             for (i, recipient) in batch.recipients(members).enumerate() {
                 while slot < members.len() && { members[slot].citizen } < recipient {
@@ -215,7 +216,7 @@ impl<'a> Behaviour<'a> {
                 }
                 // Recipients are members unless moved since delivery (not in simulations).
                 let Some(member) = members.get(slot).filter(|m| { m.citizen } == recipient) else { continue };
-                if let Some(answer) = self.answer(batch.incident, member, history, people, state) {
+                if let Some(answer) = self.answer(&ballot, member, history, people, state) {
                     plan.answers.push((b, i, answer));
                 }
             }
@@ -382,7 +383,7 @@ impl<'a> Behaviour<'a> {
     /// A recipient's answer to a notice, by the scenario's voting model.
     pub fn answer(
         &self,
-        incident: IncidentId,
+        ballot: &Ballot,
         voter: &Member,
         history: GroupHistory,
         people: &People,
@@ -396,20 +397,42 @@ impl<'a> Behaviour<'a> {
             VotingModel::Logistic => {}
         }
         let c = voter.citizen;
-        let mut draws = self.keys.vote.draws(pair(incident.to_u64(), c.0 as u64));
+        let incident = ballot.incident;
+        let mut draws = self.keys.vote.draws(ballot.vote.with(c.0 as u64));
         if !draws.bernoulli(v.answer_rate) {
             return None;
         }
         let mut z = v.intercept + people.disposition(c) + state.culture as f64;
         z += self.votes.points[voter.tier() as usize][voter.score_offset() as usize];
         // Ties: mostly weak; a close friend is hard to expel.
-        let (a, b) = if c < incident.citizen { (c, incident.citizen) } else { (incident.citizen, c) };
-        let tie = self.keys.tie.uniform(pair(a.0 as u64, b.0 as u64));
+        // The tie is keyed by the pair (lower id, higher id).
+        let key = if c < incident.citizen {
+            pair(c.0 as u64, incident.citizen.0 as u64)
+        } else {
+            ballot.tie.with(c.0 as u64)
+        };
+        let tie = self.keys.tie.uniform(key);
         z -= v.tie_weight * tie * tie * tie * tie;
         // Conformity: a group that expelled before expels again.
         let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
         z += v.conformity_weight * (rate - 0.5);
         Some(if draws.uniform() < self.votes.logistic.get(z) { Answer::Expel } else { Answer::Keep })
+    }
+}
+
+/// What a notice's voters share: the incident, and the halves of their keys that depend on
+/// it alone, mixed once a notice instead of once a voter (`pair` is two mixing rounds).
+pub struct Ballot {
+    incident: IncidentId,
+    /// `pair(incident, voter)` keys the voter's draws.
+    vote: Paired,
+    /// `pair(offender, voter)` keys the tie to a voter whose id is above the offender's.
+    tie: Paired,
+}
+
+impl Ballot {
+    pub fn new(incident: IncidentId) -> Ballot {
+        Ballot { incident, vote: Paired::first(incident.to_u64()), tie: Paired::first(incident.citizen.0 as u64) }
     }
 }
 
