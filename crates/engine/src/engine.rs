@@ -14,6 +14,7 @@ use crate::incidents::IncidentBook;
 use crate::ledger::{Answer, Cause, Ledger, LedgerEntry, LedgerMode, LedgerTotals};
 use crate::policy::{Restriction, Rules};
 use crate::pricing::{Fen, PriceBreakdown};
+use crate::promotions::PromotionBook;
 use crate::refusal::Refusal;
 use crate::state::Kol;
 use crate::state::*;
@@ -206,7 +207,7 @@ pub struct Engine<D> {
     recent_joins: std::collections::VecDeque<(Day, Vec<(CitizenId, u32)>)>,
     products: Vec<Product>,
     kols: Vec<Kol>,
-    promotions: BTreeSet<PromotionId>,
+    promotions: PromotionBook,
     incidents: IncidentBook,
     /// Denunciations filed on earlier days (pending, or kept with `keep_history`).
     #[serde(with = "crate::state::map_as_pairs")]
@@ -583,7 +584,7 @@ impl<D: Directory> Engine<D> {
             recent_joins: std::collections::VecDeque::new(),
             products: Vec::new(),
             kols: Vec::new(),
-            promotions: BTreeSet::new(),
+            promotions: PromotionBook::new(),
             incidents: IncidentBook::new(),
             reports: BTreeMap::new(),
             vouchers: BTreeMap::new(),
@@ -702,6 +703,7 @@ impl<D: Directory> Engine<D> {
             ("groupless", groupless),
             ("incidents kept", self.incidents.heap_bytes()),
             ("reports kept", map::<ReportId, Report>(self.reports.len())),
+            ("promotions kept", self.promotions.heap_bytes()),
             ("vouchers", vouchers),
             ("appeal locations", map::<CitizenId, (u32, u32)>(self.appeal_locations.len())),
             ("recent regroupings", self.recent_joins.iter().map(|(_, joins)| cap(joins)).sum::<u64>()),
@@ -801,11 +803,7 @@ impl<D: Directory> Engine<D> {
 
     /// Promotions active today, in id order.
     pub fn promotions_today(&self) -> impl Iterator<Item = PromotionId> + '_ {
-        let day = self.day;
-        self.promotions
-            .range(PromotionId { day, kol: KolId(0), product: ProductId(0) }..)
-            .take_while(move |p| p.day == day)
-            .copied()
+        self.promotions.on_day(self.day)
     }
 
     pub fn score_of_member(&self, m: &Member) -> i32 {
@@ -2105,12 +2103,7 @@ impl<D: Directory> Engine<D> {
         // Promotions whose window completes today.
         if d >= window {
             let start = d - window;
-            let completing: Vec<PromotionId> = self
-                .promotions
-                .range(PromotionId { day: start, kol: KolId(0), product: ProductId(0) }..)
-                .take_while(|p| p.day == start)
-                .copied()
-                .collect();
+            let completing: Vec<PromotionId> = self.promotions.on_day(start).collect();
             for p in completing {
                 let clean = !self.products[p.product.index()].scandals.iter().any(|&s| s >= p.day && s <= d);
                 if clean {
@@ -2122,8 +2115,7 @@ impl<D: Directory> Engine<D> {
         }
         // Promotions older than the window can no longer be hit nor complete.
         let keep_from = d.saturating_sub(window);
-        self.promotions =
-            self.promotions.split_off(&PromotionId { day: keep_from, kol: KolId(0), product: ProductId(0) });
+        self.promotions.forget_before(keep_from);
     }
 
     fn regroup(&mut self, d: Day, report: &mut DayReport) {

@@ -15,7 +15,7 @@ use crate::pricing;
 use crate::refusal::Refusal;
 use crate::state::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Read-only context of a day's work.
 pub(crate) struct Ctx<'a, D> {
@@ -24,7 +24,7 @@ pub(crate) struct Ctx<'a, D> {
     pub day: Day,
     pub directory: &'a D,
     pub products: &'a [Product],
-    pub promotions: &'a BTreeSet<PromotionId>,
+    pub promotions: &'a crate::promotions::PromotionBook,
     pub kols: &'a [Kol],
     /// Vouchers usable today (issued before today), by holder.
     pub vouchers: &'a BTreeMap<CitizenId, Vec<Voucher>>,

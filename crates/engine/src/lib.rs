@@ -47,6 +47,7 @@ pub mod incidents;
 pub mod ledger;
 pub mod policy;
 pub mod pricing;
+pub mod promotions;
 pub mod refusal;
 pub mod state;
 pub mod stats;

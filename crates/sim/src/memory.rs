@@ -52,6 +52,9 @@ pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
     // group tallies yesterday's batches before delivering today's: one day's worth.
     parts.push(("open notices", incidents_per_day * (mean_size + 128)));
     parts.push(("incidents kept for appeals", 4 * incidents_per_day * 96));
+    // Each KOL's promotions, 8 B each, kept for the scandal window and the day itself.
+    let promotions = w.kol_count(scenario.run.citizens) as u64 * w.kols.promotions_per_day as u64;
+    parts.push(("KOL promotions kept", promotions * (p.kol.scandal_window_days as u64 + 1) * 8));
     // Expelled citizens wait groupless for `regroup_after_days` (12 B each), a few per cent.
     parts.push(("groupless citizens", n / 20 * 12));
     parts.push(("truth bitsets", 2 * n.div_ceil(8)));
