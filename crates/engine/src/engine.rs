@@ -2066,11 +2066,13 @@ impl<D: Directory> Engine<D> {
     /// per incident), so the order among equals cannot matter, and a tally refers to an
     /// incident of an earlier day, so adding every record before applying any tally
     /// changes nothing.
-    fn merge_records(&mut self, (mut incidents, mut outcomes): group::DayRecords, report: &mut DayReport) {
+    fn merge_records(&mut self, (incidents, mut outcomes): group::DayRecords, report: &mut DayReport) {
         report.incidents_reported += incidents.len() as u64;
-        incidents.sort_unstable_by_key(|(_, x)| x.id);
-        debug_assert!(incidents.windows(2).all(|w| w[0].1.id < w[1].1.id), "a day's incident ids are unique");
-        self.incidents.extend_sorted(incidents.into_iter().map(|(_, x)| x));
+        // Untagged in place (same alignment, smaller items): the sorted list the book keeps.
+        let mut incidents: Vec<Incident> = incidents.into_iter().map(|(_, x)| x).collect();
+        incidents.sort_unstable_by_key(|x| x.id);
+        debug_assert!(incidents.windows(2).all(|w| w[0].id < w[1].id), "a day's incident ids are unique");
+        self.incidents.extend_sorted(incidents);
         outcomes.sort_unstable_by_key(|(_, (id, _))| *id);
         debug_assert!(outcomes.windows(2).all(|w| w[0].1.0 < w[1].1.0), "one tally an incident");
         for (_, (id, outcome)) in outcomes {

@@ -82,18 +82,15 @@ impl IncidentBook {
 
     /// Adds records sorted by id, none twice, replacing those with the same ids: what
     /// inserting them one by one gives. A day not kept yet takes the batch's run for that
-    /// day as its list, in one allocation of the run's exact size; a day kept already is
-    /// merged with its run in one ordered pass.
-    pub fn extend_sorted(&mut self, records: impl IntoIterator<Item = Incident>) {
-        let mut records = records.into_iter().peekable();
-        while let Some(first) = records.next() {
-            let day = first.id.day;
-            let mut run = Vec::with_capacity(1 + records.size_hint().0);
-            run.push(first);
-            while let Some(next) = records.next_if(|x| x.id.day == day) {
-                debug_assert!(run.last().is_some_and(|last: &Incident| last.id < next.id), "sorted, none twice");
-                run.push(next);
-            }
+    /// day as its list (the batch itself when it is all one day, as a simulated day's is:
+    /// nothing is copied); a day kept already is merged with its run in one ordered pass.
+    pub fn extend_sorted(&mut self, mut records: Vec<Incident>) {
+        debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id), "sorted, none twice");
+        // The last day's run first, so that each run is split off the end of the batch.
+        while let Some(last) = records.last() {
+            let day = last.id.day;
+            let start = records.partition_point(|x| x.id.day < day);
+            let mut run = if start == 0 { std::mem::take(&mut records) } else { records.split_off(start) };
             run.shrink_to_fit();
             match self.day_index(day) {
                 Err(d) => {
@@ -194,7 +191,7 @@ impl<'de> Deserialize<'de> for IncidentBook {
         pairs.sort_by_key(|(id, _)| *id);
         pairs.dedup_by_key(|(id, _)| *id);
         let mut book = IncidentBook::new();
-        book.extend_sorted(pairs.into_iter().map(|(_, x)| x));
+        book.extend_sorted(pairs.into_iter().map(|(_, x)| x).collect());
         Ok(book)
     }
 }
