@@ -26,10 +26,10 @@ impl std::fmt::Display for MemoryEstimate {
 
 /// Per-group bytes beyond the members: engine `Group` (64 B: the day's pending lists are
 /// boxed only while something is pending, 128 B before), the directory's `GroupState`, the
-/// centroid, allocator headers, and the placement index (three cone trees, ~24 B a group:
-/// in each, a node of 16 B plus a 4-byte centre coordinate a topic for every ~12 groups;
-/// the tree over every group also lists them, 4 B each).
-const GROUP_OVERHEAD: u64 = 184;
+/// centroid, allocator headers, and the placement index (three cone trees, ~40 B a group:
+/// in each, a node of 16 B plus a 4-byte centre coordinate and a 4-byte largest coordinate
+/// a topic for every ~12 groups; the tree over every group also lists them, 4 B each).
+const GROUP_OVERHEAD: u64 = 200;
 
 /// Estimates the peak memory of a run (group driver).
 pub fn estimate(scenario: &Scenario) -> MemoryEstimate {
