@@ -93,7 +93,7 @@ fn normalize(v: &[f32], out: &mut [f64]) -> bool {
 }
 
 impl TopicTree {
-    /// Heap bytes of the tree (its group list, nodes and centres).
+    /// Heap bytes of the tree (its group list, nodes, centres and largest coordinates).
     pub fn heap_bytes(&self) -> u64 {
         (self.groups.capacity() * 4
             + self.nodes.capacity() * std::mem::size_of::<Node>()
