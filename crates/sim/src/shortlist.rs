@@ -355,18 +355,22 @@ mod tests {
         }
     }
 
+    /// Uniform values in [0, 1) from a xorshift stream (test data, fixed by `state`).
+    fn uniforms(mut state: u64) -> impl FnMut() -> f32 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
+
     #[test]
     fn a_large_list_is_searched_exactly_and_visits_few_groups() {
         // 20 000 groups of one interest key: their members weigh topics 0, 1 and 2 (in
         // varying shares), with a little of the other 13 topics — as a key's groups do.
         let topics = 16;
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = uniforms(0x9e37_79b9_7f4a_7c15);
         let rows: Vec<Vec<f32>> = (0..20_000)
             .map(|_| {
                 let (a, b) = (next(), next());
@@ -404,13 +408,7 @@ mod tests {
         // the other 15 (210 keys): as the search for a group with room over a main topic's
         // groups sees them. Only one group in four has room.
         let topics = 16;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = uniforms(0x2545_f491_4f6c_dd1d);
         let mut rows: Vec<Vec<f32>> = (0..20_000)
             .map(|_| {
                 let second = 1 + (next() * 15.0) as usize % 15;
