@@ -336,20 +336,41 @@ impl<'x, 'a, D: Directory> GroupDay<'x, 'a, D> {
         units: u32,
         via: Option<KolId>,
     ) -> Result<OrderReceipt, Refusal> {
+        let order = self.check_order(slot, product, units, via)?;
+        let pool = group::pool_units_in(&self.group.today, product) + units as u64;
+        let receipt = group::receipt(self.ctx, &order, pool);
+        self.group.today.orders.push(order);
+        Ok(receipt)
+    }
+
+    /// [`GroupDay::place_order`] without the receipt, for drivers that show nobody a price
+    /// when ordering (the simulator). The order is checked and joins its pool as the same
+    /// call with a receipt would, and is priced at the close like every order; what is
+    /// saved is the receipt's walk over the group's orders of the day to count the pool.
+    pub fn put_order(
+        &mut self,
+        slot: usize,
+        product: ProductId,
+        units: u32,
+        via: Option<KolId>,
+    ) -> Result<(), Refusal> {
+        let order = self.check_order(slot, product, units, via)?;
+        self.group.today.orders.push(order);
+        Ok(())
+    }
+
+    /// The order a member would place, or the refusal (counted).
+    fn check_order(
+        &mut self,
+        slot: usize,
+        product: ProductId,
+        units: u32,
+        via: Option<KolId>,
+    ) -> Result<Order, Refusal> {
         let member = self.group.members[slot];
         let placed = self.group.today.orders.iter().filter(|o| o.id.citizen == { member.citizen }).count() as u32;
-        match group::check_order_at(self.ctx, &member, Some(self.gid), &self.group.today, placed, product, units, via) {
-            Ok(order) => {
-                let pool = group::pool_units_in(&self.group.today, product) + units as u64;
-                let receipt = group::receipt(self.ctx, &order, pool);
-                self.group.today.orders.push(order);
-                Ok(receipt)
-            }
-            Err(refusal) => {
-                group::count_refusal(&refusal, self.acc);
-                Err(refusal)
-            }
-        }
+        group::check_order_at(self.ctx, &member, Some(self.gid), &self.group.today, placed, product, units, via)
+            .inspect_err(|refusal| group::count_refusal(refusal, self.acc))
     }
 }
 
@@ -1856,6 +1877,9 @@ impl<D: Directory> Engine<D> {
                 let gid = GroupId((first + i) as u32);
                 let mut out = std::mem::take(&mut acc.scratch);
                 debug_assert!(out.is_empty(), "the scratch was emptied after the last group");
+                group.today.lend(&mut acc.spare_today);
+                group::prefetch(&group.members);
+                group::prefetch(&group.open);
                 let r = act(&mut GroupDay { ctx: &ctx, gid, group: &mut *group, out: &mut out, acc: &mut *acc });
                 if let Some(r) = r {
                     collected.push((gid, r));

@@ -145,6 +145,12 @@ pub(crate) struct DayAcc {
     /// A worker's buffers for the group at hand, emptied into `outs` after each group.
     #[serde(skip)]
     pub scratch: GroupOut,
+    /// A worker's spare [`GroupToday`], lent to each group for its day and taken back at
+    /// its close: the day's orders then grow in a buffer already grown by earlier groups,
+    /// instead of from nothing in every group every day (docs/BENCHMARKS.md, "The day's
+    /// lists lent from group to group").
+    #[serde(skip)]
+    pub spare_today: Option<Box<GroupToday>>,
 }
 
 /// What the groups of a day produced, kept flat: one list per kind, each item tagged with
@@ -640,6 +646,8 @@ pub(crate) fn close_group<D>(ctx: &Ctx<D>, gid: GroupId, group: &mut Group, out:
         today.incidents.clear();
         out.reports.append(&mut today.reports);
     }
+    // Empty now (settled, delivered, handed on): back to the worker for the next group.
+    group.today.take_back(&mut acc.spare_today);
     group.today.release_if_empty();
     recompute_tiers(ctx.rules, group.members.iter_mut());
     debug_assert!(group.members.len() as u32 <= ctx.rules.policy.groups.max_size, "{gid} exceeds max_size");
@@ -761,11 +769,19 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
     if orders.is_empty() {
         return;
     }
-    // Order ids are unique (a citizen's `seq` counts their orders of the day), so the keys
-    // are distinct and an unstable sort gives the one order a stable sort would.
-    let key = |o: &Order| (o.group, o.product, o.id);
-    orders.sort_unstable_by_key(key);
-    debug_assert!(orders.windows(2).all(|w| key(&w[0]) < key(&w[1])));
+    // Only the settled orders kept as history and the vouchers used are written out one by
+    // one; everything else is a sum over the pool, the same in any order. Without them
+    // the orders are put in pools only (a sort on two fields instead of five: ~4 % of a
+    // simulated day went to this sort, docs/BENCHMARKS.md).
+    if ctx.options.keep_history || orders.iter().any(|o| o.voucher.is_some()) {
+        // Order ids are unique (a citizen's `seq` counts their orders of the day), so the
+        // keys are distinct and an unstable sort gives the one order a stable sort would.
+        let key = |o: &Order| (o.group, o.product, o.id);
+        orders.sort_unstable_by_key(key);
+        debug_assert!(orders.windows(2).all(|w| key(&w[0]) < key(&w[1])));
+    } else {
+        orders.sort_unstable_by_key(|o| (o.group, o.product));
+    }
     let rules = ctx.rules;
     let mut start = 0;
     while start < orders.len() {
@@ -811,10 +827,40 @@ pub(crate) fn settle<D>(ctx: &Ctx<D>, orders: &mut Vec<Order>, out: &mut GroupOu
         }
         start = end;
     }
-    // Release the day's orders rather than keep the capacity: a group would otherwise hold
-    // its busiest day's order buffer forever (measured: up to ~40 B a citizen after a year
-    // with shopping festivals). Re-growing costs a handful of allocations a group a day.
-    *orders = Vec::new();
+    // Emptied, capacity kept: the list belongs to the box the worker lends to each group in
+    // turn (`DayAcc::spare_today`), never to a group between days. A group kept its busiest
+    // day's buffer once (measured: up to ~40 B a citizen after a year with shopping
+    // festivals); re-growing it for every group cost a handful of allocations a group a day.
+    orders.clear();
+}
+
+/// Asks the processor to start bringing `items` into its caches, a hint that changes no
+/// result. A group's members are first read at random slots (the day's buyers), and a
+/// group's list is rarely in any cache when its day starts: fetched line after line as
+/// they were asked for, the misses came one after the other (docs/BENCHMARKS.md, "A
+/// group's members fetched before its day").
+#[inline]
+pub(crate) fn prefetch<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        const LINE: usize = 64;
+        let start = items.as_ptr().cast::<i8>();
+        let bytes = std::mem::size_of_val(items);
+        let mut offset = 0;
+        while offset < bytes {
+            // SAFETY: a prefetch never faults nor writes, and the address is inside `items`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+            offset += LINE;
+        }
+        if bytes > 0 {
+            // The last line, when the list does not start on a line's boundary.
+            // SAFETY: as above.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(bytes - 1)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = items;
 }
 
 /// Gives every member whose score changed the tier of their new score.

@@ -457,6 +457,22 @@ impl Pending {
         }
     }
 
+    /// Puts a worker's spare box in place while nothing is pending, so that the day's first
+    /// write reuses the lists' capacity left by an earlier group instead of allocating.
+    pub(crate) fn lend(&mut self, spare: &mut Option<Box<GroupToday>>) {
+        if self.0.is_none() {
+            self.0 = spare.take();
+            debug_assert!(self.0.as_deref().is_none_or(GroupToday::is_empty), "a spare box holds nothing");
+        }
+    }
+
+    /// Gives the box to `spare`, capacity and all, once it holds nothing.
+    pub(crate) fn take_back(&mut self, spare: &mut Option<Box<GroupToday>>) {
+        if self.0.as_deref().is_some_and(GroupToday::is_empty) {
+            *spare = self.0.take();
+        }
+    }
+
     /// The pending lists if there are any, without allocating.
     pub(crate) fn allocated_mut(&mut self) -> Option<&mut GroupToday> {
         self.0.as_deref_mut()

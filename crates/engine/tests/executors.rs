@@ -47,13 +47,17 @@ enum Act {
 const N: u32 = 40;
 
 fn world(abstain: AbstainAs) -> Engine<StoredDirectory> {
+    world_with(abstain, EngineOptions::default())
+}
+
+fn world_with(abstain: AbstainAs, options: EngineOptions) -> Engine<StoredDirectory> {
     let mut p = Policy::default();
     p.groups.min_size = 3;
     p.groups.max_size = 9;
     p.sanction.abstain_as = abstain;
     p.sanction.regroup_after_days = 2;
     p.initial_score = 965;
-    let mut e = Engine::new(p.validate().unwrap(), StoredDirectory::new(), EngineOptions::default());
+    let mut e = Engine::new(p.validate().unwrap(), StoredDirectory::new(), options);
     e.register_citizens(N).unwrap();
     // Groups of 8 for the first 32 citizens; 8 stay groupless.
     let assignments: Vec<(CitizenId, GroupId)> = (0..32).map(|c| (CitizenId(c), GroupId(c / 8))).collect();
@@ -124,7 +128,19 @@ fn by_id(days: &[Vec<Act>], abstain: AbstainAs) -> (u64, Vec<DayReport>) {
 }
 
 fn by_group<E: Executor>(days: &[Vec<Act>], abstain: AbstainAs, exec: &E) -> (u64, Vec<DayReport>) {
-    let mut e = world(abstain);
+    by_group_with(days, abstain, exec, EngineOptions::default(), true)
+}
+
+/// [`by_group`] in an engine made with `options`, placing orders with their receipts
+/// (`GroupDay::place_order`) or without (`GroupDay::put_order`).
+fn by_group_with<E: Executor>(
+    days: &[Vec<Act>],
+    abstain: AbstainAs,
+    exec: &E,
+    options: EngineOptions,
+    receipts: bool,
+) -> (u64, Vec<DayReport>) {
+    let mut e = world_with(abstain, options);
     let mut reports = Vec::new();
     for day in days {
         let picks: Vec<Option<(IncidentId, CitizenId)>> = day
@@ -160,7 +176,11 @@ fn by_group<E: Executor>(days: &[Vec<Act>], abstain: AbstainAs, exec: &E) -> (u6
                     if let Act::Order { citizen, product, units } = a
                         && let Some(slot) = mine(g, *citizen)
                     {
-                        let _ = g.place_order(slot, ProductId(*product), *units, None);
+                        if receipts {
+                            let _ = g.place_order(slot, ProductId(*product), *units, None);
+                        } else {
+                            let _ = g.put_order(slot, ProductId(*product), *units, None);
+                        }
                     }
                 }
             },
@@ -198,6 +218,24 @@ proptest! {
         let reference = by_id(&days, abstain);
         prop_assert_eq!(&by_group(&days, abstain, &Sequential), &reference);
         prop_assert_eq!(&by_group(&days, abstain, &Scrambled(chunk)), &reference);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// Without history the close puts orders in pools by (group, product) alone, and the
+    /// simulator places them without receipts: the day's counts and sums must not move.
+    #[test]
+    fn orders_settle_alike_without_history_and_without_receipts(
+        days in acts(),
+        chunk in 1usize..4,
+    ) {
+        let (_, reference) = by_id(&days, AbstainAs::Keep);
+        let lean = EngineOptions { keep_history: false, ..EngineOptions::default() };
+        prop_assert_eq!(&by_group_with(&days, AbstainAs::Keep, &Sequential, lean, false).1, &reference);
+        prop_assert_eq!(&by_group_with(&days, AbstainAs::Keep, &Scrambled(chunk), lean, false).1, &reference);
+        prop_assert_eq!(&by_group_with(&days, AbstainAs::Keep, &Sequential, lean, true).1, &reference);
     }
 }
 

@@ -683,7 +683,7 @@ impl<D: SimDirectory> Simulation<D> {
                     }
                     for &(slot, product, units, via) in &plan.orders {
                         // Travel bans refuse some orders: that is the point, and the engine counts them.
-                        let _ = g.place_order(slot, product, units, via);
+                        let _ = g.put_order(slot, product, units, via);
                     }
                     PLAN.set(plan);
                     (!truth.is_empty()).then_some((truth, denounced_false))
