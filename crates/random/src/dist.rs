@@ -186,6 +186,21 @@ impl ZipfTable {
         self.cumulative.index(u).min(self.cumulative.len() - 1)
     }
 
+    /// Whether [`ZipfTable::sample`] gives `rank` when its draw is `u`: the same answer as
+    /// sampling and comparing, read from the two ends of the rank's interval instead of
+    /// searching for the rank.
+    #[inline]
+    pub fn gives(&self, u: f64, rank: usize) -> bool {
+        let c = self.cumulative.values();
+        let n = c.len();
+        if rank >= n {
+            return false;
+        }
+        // `sample` is min(#{c ≤ u}, n − 1), and #{c ≤ u} = rank ⟺ c[rank − 1] ≤ u < c[rank]
+        // (c never decreases); the last rank also takes every u beyond the table's end.
+        (rank == 0 || c[rank - 1] <= u) && (rank == n - 1 || u < c[rank])
+    }
+
     /// The probability of the zero-based rank `k`.
     pub fn probability(&self, k: usize) -> f64 {
         let c = self.cumulative.values();
@@ -271,6 +286,25 @@ mod tests {
             let s: f64 = out.iter().sum();
             assert!((s - 1.0).abs() < 1e-12);
             assert!(out.iter().all(|&x| x >= 0.0));
+        }
+    }
+
+    #[test]
+    fn a_rank_is_given_exactly_when_sampling_gives_it() {
+        let mut draws = crate::Prefix::new(9, crate::Stream::Tie, 0).draws(0);
+        for (n, exponent) in [(1usize, 1.0), (2, 1.0), (7, 0.0), (200, 1.0), (5_000, 1.1)] {
+            let table = ZipfTable::new(n, exponent);
+            let c = table.cumulative.values().to_vec();
+            let mut us: Vec<f64> = (0..20_000).map(|_| draws.uniform()).collect();
+            // Exactly on the interval ends, and the last representable draw.
+            us.extend(c.iter().copied().filter(|&x| x < 1.0));
+            us.push(1.0 - f64::EPSILON / 2.0);
+            for u in us {
+                let given = table.cumulative.index(u).min(n - 1);
+                for rank in [given.saturating_sub(1), given, given + 1, n, n + 3] {
+                    assert_eq!(table.gives(u, rank), rank == given, "n = {n}, u = {u}, rank = {rank}");
+                }
+            }
         }
     }
 

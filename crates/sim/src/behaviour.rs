@@ -5,9 +5,10 @@
 
 use crate::population::{Catalogue, GroupState, Kols, PROPENSITY_UNIT, People};
 use crate::world::{VotingModel, WorldConfig};
+use rayon::prelude::*;
 use xinyong_engine::{
-    Answer, CitizenId, Day, GroupHistory, GroupId, GrouplessMember, IncidentId, Kol, KolId, Member, NoticeBatch,
-    ProductId, Restriction, Rules,
+    Answer, CitizenId, Day, GroupHistory, GroupId, GrouplessMember, IncidentId, KolId, Member, NoticeBatch, ProductId,
+    Restriction, Rules,
 };
 use xinyong_random::math::{self, LogisticTable};
 use xinyong_random::{Draws, Paired, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson, pair};
@@ -99,11 +100,23 @@ pub struct Behaviour<'a> {
     pub kols_info: &'a Kols,
     pub kind_weights: &'a [f64],
     pub debtor_kind: u8,
-    /// Each KOL's first promoted product today (`u32::MAX`: none).
-    pub promoted: &'a [ProductId],
+    /// Each KOL's offer today (by KOL index).
+    pub offers: &'a [Offer],
     pub campaign_multiplier: f64,
     pub votes: &'a VoteTables,
     pub keys: DayKeys,
+}
+
+/// What a KOL offers its followers today: its first promoted product (`u32::MAX`: none)
+/// and its credibility as the day starts (the engine changes it only at the close).
+///
+/// Kept side by side, 16 B a KOL, because a follower's order reads both for a KOL drawn at
+/// random: from the engine's KOL records (56 B each, 39 MB at China scale) the credibility
+/// was a cache miss of its own (docs/BENCHMARKS.md, "A KOL's offer in one place").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Offer {
+    pub product: ProductId,
+    pub credibility: f64,
 }
 
 /// The day's key prefixes (seed, stream, day), hashed once per day.
@@ -162,7 +175,6 @@ impl<'a> Behaviour<'a> {
         history: GroupHistory,
         people: &People,
         state: &GroupState,
-        kols: &[Kol],
         plan: &mut Plan,
     ) {
         let d = self.day;
@@ -196,14 +208,7 @@ impl<'a> Behaviour<'a> {
                 self.plan_denunciations(gid, members, people, total, plan);
             }
             if world.commerce.enabled {
-                self.plan_orders(
-                    Some((gid, state.main_topic)),
-                    members.len(),
-                    |i| members[i].citizen,
-                    people,
-                    kols,
-                    plan,
-                );
+                self.plan_orders(Some((gid, state.main_topic)), members.len(), |i| members[i].citizen, people, plan);
             }
         }
         // Answers to the notices delivered at yesterday's close (due today).
@@ -279,11 +284,34 @@ impl<'a> Behaviour<'a> {
 
     /// The groupless' day: their own misconduct, court reports, false identifications and
     /// individual orders (no group deal: they are outside any group).
-    pub fn plan_groupless(&self, members: &[GrouplessMember], people: &People, kols: &[Kol]) -> Plan {
+    ///
+    /// Planned in chunks on the threads of the pool this runs in (the groupless' day had
+    /// one thread while the other waited: ~5 % of a day at 100 M), and joined in chunk
+    /// order: the same plan as one pass over the list, since each citizen's draws are
+    /// their own and the incidents still come before the orders.
+    pub fn plan_groupless(&self, members: &[GrouplessMember], people: &People) -> Plan {
+        const CHUNK: usize = 1 << 13;
+        let parts: Vec<Plan> = members
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(k, chunk)| self.plan_groupless_from(k * CHUNK, chunk, people))
+            .collect();
+        let mut plan = Plan::default();
+        plan.incidents.reserve_exact(parts.iter().map(|p| p.incidents.len()).sum());
+        plan.orders.reserve_exact(parts.iter().map(|p| p.orders.len()).sum());
+        for part in parts {
+            plan.incidents.extend(part.incidents);
+            plan.orders.extend(part.orders);
+        }
+        plan
+    }
+
+    /// [`Behaviour::plan_groupless`] for the part of the list that starts at index `first`.
+    fn plan_groupless_from(&self, first: usize, members: &[GrouplessMember], people: &People) -> Plan {
         let d = self.day;
         let world = self.world;
         let mut plan = Plan::default();
-        for (i, entry) in members.iter().enumerate() {
+        for (i, entry) in (first..).zip(members) {
             let c = entry.member.citizen;
             let mut draws = self.keys.incident.draws((1u64 << 40) | c.0 as u64);
             for _ in 0..poisson(&mut draws, world.cameras.detection_rate * people.propensity(c)) {
@@ -297,11 +325,12 @@ impl<'a> Behaviour<'a> {
             }
         }
         if world.commerce.enabled {
-            for (i, entry) in members.iter().enumerate() {
+            let mut one = Plan::default();
+            for (i, entry) in (first..).zip(members) {
                 let c = entry.member.citizen;
-                let mut one = Plan::default();
-                self.plan_orders(None, 1, |_| c, people, kols, &mut one);
-                plan.orders.extend(one.orders.into_iter().map(|(_, p, u, v)| (i, p, u, v)));
+                one.orders.clear();
+                self.plan_orders(None, 1, |_| c, people, &mut one);
+                plan.orders.extend(one.orders.iter().map(|&(_, p, u, v)| (i, p, u, v)));
             }
         }
         plan
@@ -315,7 +344,6 @@ impl<'a> Behaviour<'a> {
         size: usize,
         citizen_at: impl Fn(usize) -> CitizenId,
         people: &People,
-        kols: &[Kol],
         plan: &mut Plan,
     ) {
         let c = &self.world.commerce;
@@ -354,26 +382,20 @@ impl<'a> Behaviour<'a> {
             let (product, via) = if draws.uniform() < c.travel_share && !self.catalogue.travel.is_empty() {
                 (self.catalogue.travel[draws.below(self.catalogue.travel.len() as u64) as usize], None)
             } else {
-                self.kol_or_favourite(buyer, people, kols, &mut draws)
+                self.kol_or_favourite(buyer, people, &mut draws)
             };
             plan.orders.push((slot, product, units, via));
         }
     }
 
-    fn kol_or_favourite(
-        &self,
-        buyer: CitizenId,
-        people: &People,
-        kols: &[Kol],
-        draws: &mut Draws,
-    ) -> (ProductId, Option<KolId>) {
+    fn kol_or_favourite(&self, buyer: CitizenId, people: &People, draws: &mut Draws) -> (ProductId, Option<KolId>) {
         let conversion = self.world.kols.conversion;
         let interests = people.interests(buyer);
         for j in 0..people.follow_count() {
             let Some(kol) = people.followed(buyer, &interests, j) else { continue };
-            let product = self.promoted[kol.index()];
-            if product.0 != u32::MAX && draws.bernoulli(conversion * kols[kol.index()].credibility) {
-                return (product, Some(kol));
+            let offer = self.offers[kol.index()];
+            if offer.product.0 != u32::MAX && draws.bernoulli(conversion * offer.credibility) {
+                return (offer.product, Some(kol));
             }
         }
         let i = draws.below(people.favourite_count() as u64) as usize;

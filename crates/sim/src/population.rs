@@ -114,6 +114,8 @@ pub struct Kols {
     pub topic: Vec<u16>,
     /// `by_topic[t]`: KOLs of topic t, most popular first.
     pub by_topic: Vec<Vec<KolId>>,
+    /// Each KOL's place in its topic's list (its popularity rank).
+    rank: Vec<u32>,
     zipf_by_topic: Vec<Option<ZipfTable>>,
 }
 
@@ -121,17 +123,19 @@ impl Kols {
     pub fn generate(world: &WorldConfig, citizens: u32, seed: u64, topic_weights: &[f64]) -> Kols {
         let n = world.kol_count(citizens);
         let mut topic = Vec::with_capacity(n as usize);
+        let mut rank = Vec::with_capacity(n as usize);
         let mut by_topic = vec![Vec::new(); world.topics as usize];
         for k in 0..n {
             let t = Key::new(seed, Stream::Kol, 0, k as u64).draws().weighted_index(topic_weights);
             topic.push(t as u16);
+            rank.push(by_topic[t].len() as u32);
             by_topic[t].push(KolId(k));
         }
         let zipf_by_topic = by_topic
             .iter()
             .map(|v| (!v.is_empty()).then(|| ZipfTable::new(v.len(), world.kols.zipf_exponent)))
             .collect();
-        Kols { topic, by_topic, zipf_by_topic }
+        Kols { topic, by_topic, rank, zipf_by_topic }
     }
 
     pub fn len(&self) -> usize {
@@ -240,6 +244,8 @@ pub struct People {
     follows: usize,
     regions: ZipfTable,
     catalogue_by_topic: Vec<Vec<ProductId>>,
+    /// Each catalogue product's (topic, rank in the topic); tickets have none.
+    product_place: Vec<Option<(u16, u32)>>,
     product_popularity: ZipfTable,
     kols: Kols,
     /// Hashed (seed, stream, 0) parts of the keys drawn per citizen.
@@ -294,6 +300,15 @@ impl People {
             follows: world.kols.follows_per_citizen as usize,
             regions: ZipfTable::new(world.regions as usize, 0.6),
             catalogue_by_topic: catalogue.by_topic.clone(),
+            product_place: {
+                let mut place = vec![None; catalogue.products.len()];
+                for (topic, list) in catalogue.by_topic.iter().enumerate() {
+                    for (rank, p) in list.iter().enumerate() {
+                        place[p.index()] = Some((topic as u16, rank as u32));
+                    }
+                }
+                place
+            },
             product_popularity: catalogue.topic_popularity.clone(),
             kols: kols.clone(),
             prefix: Prefixes {
@@ -349,28 +364,25 @@ impl People {
         })
     }
 
+    /// The citizen's interest topics: from the memo of [`People::interests`] when there,
+    /// else drawn alone, without the weights that follow them in the citizen's draws (and
+    /// not remembered). What the engine's checks of an order need.
+    fn topics_of(&self, c: CitizenId) -> [u8; INTERESTS] {
+        MEMO.with(|memo| {
+            let entry = memo[c.0 as usize % MEMO_SLOTS].get();
+            if entry.tag == self.memo_tag && entry.citizen == c.0 {
+                return entry.interests.topics;
+            }
+            self.draw_topics(&mut self.prefix.profile.draws(c.0 as u64))
+        })
+    }
+
     /// [`People::interests`] drawn again from (seed, id).
     pub fn regenerate_interests(&self, c: CitizenId) -> Interests {
         const _: () = assert!(INTERESTS == 3, "the weights below are written for three interests");
         let mut d = self.prefix.profile.draws(c.0 as u64);
-        let mut topics = [0u8; INTERESTS];
+        let topics = self.draw_topics(&mut d);
         let n = INTERESTS.min(self.topics);
-        for i in 0..n {
-            // Rejection keeps topics distinct; bounded, then the first unused topic.
-            let mut t = self.topic_draw(&mut d);
-            let mut tries = 0;
-            while topics[..i].contains(&t) && tries < 64 {
-                t = self.topic_draw(&mut d);
-                tries += 1;
-            }
-            if topics[..i].contains(&t) {
-                t = (0..self.topics as u8).find(|x| !topics[..i].contains(x)).expect("enough topics");
-            }
-            topics[i] = t;
-        }
-        for i in n..INTERESTS {
-            topics[i] = topics[0];
-        }
         // Spacings of two sorted uniforms are a flat Dirichlet on three parts; sorted
         // descending so that the first topic is the main interest.
         let weights = if n < INTERESTS {
@@ -393,6 +405,29 @@ impl People {
             w
         };
         Interests { topics, weights }
+    }
+
+    /// The first draws of [`People::regenerate_interests`]: distinct topics, as drawn.
+    fn draw_topics(&self, d: &mut Draws) -> [u8; INTERESTS] {
+        let mut topics = [0u8; INTERESTS];
+        let n = INTERESTS.min(self.topics);
+        for i in 0..n {
+            // Rejection keeps topics distinct; bounded, then the first unused topic.
+            let mut t = self.topic_draw(d);
+            let mut tries = 0;
+            while topics[..i].contains(&t) && tries < 64 {
+                t = self.topic_draw(d);
+                tries += 1;
+            }
+            if topics[..i].contains(&t) {
+                t = (0..self.topics as u8).find(|x| !topics[..i].contains(x)).expect("enough topics");
+            }
+            topics[i] = t;
+        }
+        for i in n..INTERESTS {
+            topics[i] = topics[0];
+        }
+        topics
     }
 
     /// The dense interest profile over all topics (for grouping: every citizen once a pass,
@@ -461,15 +496,22 @@ impl People {
         self.favourites
     }
 
-    /// Whether `p` (of topic `category`) is one of `c`'s favourites.
+    /// Whether `p` (of topic `category`) is one of `c`'s favourites: whether a favourite slot
+    /// of that topic draws the product's rank ([`People::favourite`], asked of the two ends
+    /// of the rank's interval instead of drawing the rank: same answer, no search).
     pub fn is_favourite(&self, c: CitizenId, product: ProductId, category: u16) -> bool {
         if category as usize >= self.topics {
             return false; // tickets are nobody's favourite
         }
-        let interests = self.interests(c);
+        // A favourite of a topic is a product of that topic's list.
+        let Some(Some((topic, rank))) = self.product_place.get(product.index()).copied() else { return false };
+        if topic != category {
+            return false;
+        }
+        let topics = self.topics_of(c);
         (0..self.favourites)
-            .filter(|&i| interests.topics[Self::slot(i)] as u16 == category)
-            .any(|i| self.favourite(c, &interests, i) == product)
+            .filter(|&i| topics[Self::slot(i)] as u16 == category)
+            .any(|i| self.product_popularity.gives(self.prefix.favourites[i].uniform(c.0 as u64), rank as usize))
     }
 
     /// KOL number `j` that `c` follows (None when its topic has no KOL).
@@ -483,12 +525,16 @@ impl People {
         self.follows
     }
 
+    /// Whether `c` follows `kol`: whether a followed slot of the KOL's topic draws its rank
+    /// ([`People::followed`], asked as [`People::is_favourite`] asks).
     pub fn follows(&self, c: CitizenId, kol: KolId) -> bool {
         let Some(&topic) = self.kols.topic.get(kol.index()) else { return false };
-        let interests = self.interests(c);
+        let Some(table) = self.kols.zipf_by_topic[topic as usize].as_ref() else { return false };
+        let rank = self.kols.rank[kol.index()] as usize;
+        let topics = self.topics_of(c);
         (0..self.follows)
-            .filter(|&j| interests.topics[Self::slot(j)] as u16 == topic)
-            .any(|j| self.followed(c, &interests, j) == Some(kol))
+            .filter(|&j| topics[Self::slot(j)] as u16 == topic)
+            .any(|j| table.gives(self.prefix.follows[j].uniform(c.0 as u64), rank))
     }
 }
 
@@ -1237,6 +1283,38 @@ mod tests {
         // A ticket is nobody's favourite.
         let ticket = catalogue.travel[0];
         assert!(!p.is_favourite(CitizenId(1), ticket, catalogue.products[ticket.index()].spec.category));
+    }
+
+    /// The engine's checks of an order (favourite? follower?) answer what drawing every
+    /// favourite and every followed KOL and comparing them answers: for every product
+    /// (favourites, the rest of their topics, other topics, tickets) and every KOL, with
+    /// the citizen's interests in the memo and not.
+    #[test]
+    fn order_checks_answer_what_drawing_and_comparing_answers() {
+        let (_, catalogue, kols, p) = people(200_000);
+        assert!(kols.len() >= 50, "{} KOLs", kols.len());
+        let (mut favourites, mut followed) = (0, 0);
+        for c in 0..2_000 {
+            let c = CitizenId(c);
+            let interests = p.regenerate_interests(c);
+            if c.0.is_multiple_of(2) {
+                assert_eq!(p.interests(c), interests);
+            }
+            for (index, info) in catalogue.products.iter().enumerate() {
+                let product = ProductId(index as u32);
+                let drawn = (0..p.favourite_count()).any(|i| p.favourite(c, &interests, i) == product);
+                assert_eq!(p.is_favourite(c, product, info.spec.category), drawn, "{c} {product}");
+                favourites += drawn as u32;
+            }
+            for k in 0..kols.len() as u32 {
+                let kol = KolId(k);
+                let drawn = (0..p.follow_count()).any(|j| p.followed(c, &interests, j) == Some(kol));
+                assert_eq!(p.follows(c, kol), drawn, "{c} {kol:?}");
+                followed += drawn as u32;
+            }
+        }
+        // Both answers were met many times (up to 6 favourites and 3 KOLs a citizen).
+        assert!(favourites > 6_000 && followed > 3_000, "{favourites} {followed}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! then this shard's groups) and [`Simulation::step_finish`] (every shard's [`DayPart`]
 //! merged in group order). The whole run is the one-shard case of the same code.
 
-use crate::behaviour::{Behaviour, DayKeys, Plan, VoteTables};
+use crate::behaviour::{Behaviour, DayKeys, Offer, Plan, VoteTables};
 use crate::metrics::{DenunciationRow, MetricsRow, percentile_sorted};
 use crate::population::{Catalogue, Kols, People, SimDirectory, SyntheticDirectory, topic_weights};
 use crate::scenario::Scenario;
@@ -216,8 +216,8 @@ pub struct Simulation<D: SimDirectory = SyntheticDirectory> {
     truth: Truth,
     /// Appeal decisions waiting for their day: day → (incident, granted).
     decisions: BTreeMap<Day, Vec<(IncidentId, bool)>>,
-    /// Each KOL's first promoted product today (what its followers may buy in place).
-    promoted: Vec<ProductId>,
+    /// Each KOL's offer today (what its followers may buy in place, and how credibly).
+    offers: Vec<Offer>,
     metrics: Vec<MetricsRow>,
     /// On a shard of several: the day whose row still waits for the other shards' counts.
     incomplete_row: Option<Day>,
@@ -294,7 +294,7 @@ macro_rules! behaviour {
             kols_info: &$s.kols,
             kind_weights: &$s.kind_weights,
             debtor_kind: $s.debtor_kind,
-            promoted: &$s.promoted,
+            offers: &$s.offers,
             campaign_multiplier: $s.campaign_multiplier($d),
             votes: &$s.votes,
             keys: DayKeys::new($s.seed, $d),
@@ -372,7 +372,7 @@ impl<D: SimDirectory> Simulation<D> {
                 ..Truth::default()
             },
             decisions: BTreeMap::new(),
-            promoted: Vec::new(),
+            offers: Vec::new(),
             metrics: Vec::new(),
             incomplete_row: None,
             scandal_events: Vec::new(),
@@ -631,6 +631,12 @@ impl<D: SimDirectory> Simulation<D> {
             self.scandals_and_promotions(d);
         }
         self.appeals(d);
+        // The KOLs' credibility as the groups' day finds it: the engine changes it only
+        // when the day closes.
+        for (offer, kol) in self.offers.iter_mut().zip(self.engine.kols()) {
+            offer.credibility = kol.credibility;
+        }
+        debug_assert!(self.offers.len() <= self.engine.kols().len());
     }
 
     /// Every group this shard holds plans and acts in parallel inside the engine's day;
@@ -657,7 +663,6 @@ impl<D: SimDirectory> Simulation<D> {
                         g.group().history,
                         &directory.people,
                         state,
-                        g.kols(),
                         &mut plan,
                     );
                     let mut truth = Vec::new();
@@ -690,7 +695,7 @@ impl<D: SimDirectory> Simulation<D> {
                 },
                 |g| {
                     groupless_span.0 = std::time::Instant::now();
-                    let plan = behaviour.plan_groupless(g.members(), &g.directory().synthetic().people, g.kols());
+                    let plan = behaviour.plan_groupless(g.members(), &g.directory().synthetic().people);
                     for &(i, kind, innocent) in &plan.incidents {
                         let id = g.report_incident(i, kind).expect("synthetic incidents are valid");
                         groupless_truth.push((id, innocent));
@@ -740,7 +745,6 @@ impl<D: SimDirectory> Simulation<D> {
                         group.history,
                         &directory.people,
                         &directory.groups[g as usize],
-                        engine.kols(),
                         &mut plan,
                     );
                     (group.members().iter().map(|m| m.citizen).collect(), plan)
@@ -749,7 +753,7 @@ impl<D: SimDirectory> Simulation<D> {
         });
         let groupless: Vec<CitizenId> = engine.groupless().iter().map(|e| e.member.citizen).collect();
         let groupless_plan =
-            behaviour.plan_groupless(engine.groupless(), &engine.directory().synthetic().people, engine.kols());
+            self.pool.install(|| behaviour.plan_groupless(engine.groupless(), &engine.directory().synthetic().people));
         let notices: Vec<Vec<(IncidentId, Vec<CitizenId>)>> = engine
             .groups()
             .iter()
@@ -868,10 +872,12 @@ impl<D: SimDirectory> Simulation<D> {
         for i in scandals {
             self.exec(Command::RevealScandal { product: ProductId(i as u32) }).expect("catalogue products exist");
         }
-        self.promoted.clear();
+        self.offers.clear();
         for k in 0..self.kols.len() as u32 {
             let products = self.promotions_of(KolId(k), d);
-            self.promoted.push(products.first().copied().unwrap_or(ProductId(u32::MAX)));
+            // The credibility is read after every global step (`global_steps`).
+            let product = products.first().copied().unwrap_or(ProductId(u32::MAX));
+            self.offers.push(Offer { product, credibility: f64::NAN });
             for product in products {
                 // The same product drawn twice is one promotion.
                 let _ = self.exec(Command::Promote { kol: KolId(k), product });
