@@ -354,9 +354,8 @@ impl People {
     pub fn interests(&self, c: CitizenId) -> Interests {
         MEMO.with(|memo| {
             let slot = &memo[c.0 as usize % MEMO_SLOTS];
-            let entry = slot.get();
-            if entry.tag == self.memo_tag && entry.citizen == c.0 {
-                return entry.interests;
+            if let Some(interests) = self.remembered(slot.get(), c) {
+                return interests;
             }
             let interests = self.regenerate_interests(c);
             slot.set(MemoEntry { tag: self.memo_tag, citizen: c.0, interests });
@@ -364,14 +363,18 @@ impl People {
         })
     }
 
+    /// What a memo entry holds for `c` of this population, if it is theirs.
+    fn remembered(&self, entry: MemoEntry, c: CitizenId) -> Option<Interests> {
+        (entry.tag == self.memo_tag && entry.citizen == c.0).then_some(entry.interests)
+    }
+
     /// The citizen's interest topics: from the memo of [`People::interests`] when there,
     /// else drawn alone, without the weights that follow them in the citizen's draws (and
     /// not remembered). What the engine's checks of an order need.
     fn topics_of(&self, c: CitizenId) -> [u8; INTERESTS] {
         MEMO.with(|memo| {
-            let entry = memo[c.0 as usize % MEMO_SLOTS].get();
-            if entry.tag == self.memo_tag && entry.citizen == c.0 {
-                return entry.interests.topics;
+            if let Some(interests) = self.remembered(memo[c.0 as usize % MEMO_SLOTS].get(), c) {
+                return interests.topics;
             }
             self.draw_topics(&mut self.prefix.profile.draws(c.0 as u64))
         })

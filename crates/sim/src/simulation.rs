@@ -631,12 +631,6 @@ impl<D: SimDirectory> Simulation<D> {
             self.scandals_and_promotions(d);
         }
         self.appeals(d);
-        // The KOLs' credibility as the groups' day finds it: the engine changes it only
-        // when the day closes.
-        for (offer, kol) in self.offers.iter_mut().zip(self.engine.kols()) {
-            offer.credibility = kol.credibility;
-        }
-        debug_assert!(self.offers.len() <= self.engine.kols().len());
     }
 
     /// Every group this shard holds plans and acts in parallel inside the engine's day;
@@ -875,9 +869,10 @@ impl<D: SimDirectory> Simulation<D> {
         self.offers.clear();
         for k in 0..self.kols.len() as u32 {
             let products = self.promotions_of(KolId(k), d);
-            // The credibility is read after every global step (`global_steps`).
             let product = products.first().copied().unwrap_or(ProductId(u32::MAX));
-            self.offers.push(Offer { product, credibility: f64::NAN });
+            // The engine moves credibility only at the close: what the groups' day reads.
+            let credibility = self.engine.kols()[k as usize].credibility;
+            self.offers.push(Offer { product, credibility });
             for product in products {
                 // The same product drawn twice is one promotion.
                 let _ = self.exec(Command::Promote { kol: KolId(k), product });
