@@ -719,7 +719,15 @@ impl SyntheticDirectory {
         }
         let tree = |list: Vec<GroupId>| TopicTree::build(list, topics, |g, out| self.direction(g, out));
         let keyed: Vec<((u8, u8, u8), Vec<GroupId>)> = by_key.into_iter().collect();
-        let keyed: Vec<((u8, u8, u8), TopicTree)> = keyed.into_par_iter().map(|(k, list)| (k, tree(list))).collect();
+        // A key's tree is searched by citizens of that key only: it is split along the key's topics.
+        let along_key = |(a, b, c): (u8, u8, u8), list: Vec<GroupId>| {
+            let mut axes = vec![a as usize, b as usize, c as usize];
+            axes.sort_unstable();
+            axes.dedup();
+            TopicTree::build_along(list, topics, &axes, |g, out| self.direction(g, out))
+        };
+        let keyed: Vec<((u8, u8, u8), TopicTree)> =
+            keyed.into_par_iter().map(|(k, list)| (k, along_key(k, list))).collect();
         let by_main_topic = by_main_topic.into_par_iter().map(tree).collect();
         let all = tree((0..self.groups.len() as u32).map(GroupId).collect());
         self.by_key = keyed.into_iter().collect();

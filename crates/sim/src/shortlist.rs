@@ -10,9 +10,13 @@
 //! the node is then at least `φ − θ` away from `ŵ` (`φ` the angle between `ŵ` and `c`), so
 //! `cos(max(0, φ − θ))` bounds its similarity. Every node also keeps, per topic, the largest
 //! coordinate `h` of its groups' directions (at least 0): as weights are ≥ 0,
-//! `Σ w_t·h_t / |w|` bounds the similarity too. A search takes the lower of the two bounds,
-//! visits the most promising node first and skips every node whose bound is below the
-//! shortlist's last entry.
+//! `Σ w_t·h_t / |w|` bounds the similarity too. A search takes the lower of the two bounds
+//! and visits nodes best first (highest bound next, from a heap); it stops when the highest
+//! bound left is below the shortlist's last entry. (A depth-first search, which this
+//! replaced, also visited nodes whose bound was only above the entries found so far: at
+//! 100 M citizens twice the leaves, for a group with room among a main topic's groups.)
+//! A tree of one interest key is split along the key's topics alone, because the citizens
+//! who search it weigh nothing else.
 //!
 //! The two bounds fail in different places. A citizen weighs three topics; a main topic's
 //! groups span many keys (their second and third topics), and a node mixing keys is wide
@@ -32,6 +36,7 @@
 //! nearest-neighbour queries by distance, not exact top-k cosines with this tie order.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use xinyong_engine::ids::GroupId;
 
 /// The placement's order of scored groups: more similar first, then lower id (a total
@@ -53,6 +58,24 @@ const MARGIN: f64 = 1e-9;
 
 /// Added to every stored largest coordinate (f32 rounding of a direction is ~6e-8).
 const BOX_SLACK: f64 = 1e-6;
+
+/// A node's bound, ordered by `total_cmp` (the frontier of a search is a heap of them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Bound(f64);
+
+impl Eq for Bound {}
+
+impl PartialOrd for Bound {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Bound {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
@@ -103,7 +126,21 @@ impl TopicTree {
     /// Builds the tree of `groups`; `direction(g, out)` writes group `g`'s direction
     /// (`topics` values, `centroid / |centroid|`, zeros for an empty centroid).
     pub fn build(groups: Vec<GroupId>, topics: usize, direction: impl Fn(GroupId, &mut [f64])) -> TopicTree {
+        let every: Vec<usize> = (0..topics).collect();
+        TopicTree::build_along(groups, topics, &every, direction)
+    }
+
+    /// [`Self::build`], splitting nodes only along the topics in `axes` (those the searches
+    /// of this tree weigh: a tree of one interest key is searched by citizens of that key,
+    /// whose similarity to a group depends on the key's three coordinates alone).
+    pub fn build_along(
+        groups: Vec<GroupId>,
+        topics: usize,
+        axes: &[usize],
+        direction: impl Fn(GroupId, &mut [f64]),
+    ) -> TopicTree {
         assert!(topics > 0, "at least one topic");
+        assert!(!axes.is_empty() && axes.iter().all(|&t| t < topics), "axes are topics");
         let n = groups.len();
         assert!(n <= u32::MAX as usize, "groups fit in 32 bits");
         if n == 0 {
@@ -158,8 +195,11 @@ impl TopicTree {
             highs.extend(high.iter().map(|&h| h.max(0.0)));
             if slice.len() > LEAF {
                 let spread = |t: usize| high[t] - low[t];
-                let axis =
-                    (0..topics).max_by(|&a, &b| spread(a).total_cmp(&spread(b)).then(b.cmp(&a))).expect("topics");
+                let axis = axes
+                    .iter()
+                    .copied()
+                    .max_by(|&a, &b| spread(a).total_cmp(&spread(b)).then(b.cmp(&a)))
+                    .expect("axes");
                 let mid = slice.len() / 2;
                 slice.select_nth_unstable_by(mid, |&a, &b| {
                     u[a as usize * topics + axis].total_cmp(&u[b as usize * topics + axis]).then(a.cmp(&b))
@@ -241,10 +281,15 @@ impl TopicTree {
         // Nodes whose bound is below this are skipped: their groups cannot enter `best`.
         let floor =
             |best: &[(f64, GroupId)]| if best.len() == keep { best[keep - 1].0 - MARGIN } else { f64::NEG_INFINITY };
-        let mut stack: Vec<(f64, u32)> = vec![(bound(0, f64::NEG_INFINITY), 0)];
-        while let Some((node_bound, n)) = stack.pop() {
+        // Best first: the node of highest bound is visited next. Once that bound is below the
+        // floor, so is every other node's, and the search is over. The result does not depend
+        // on the order of visits: a node is passed over only when none of its groups can
+        // enter `best`.
+        let mut frontier: BinaryHeap<(Bound, u32)> = BinaryHeap::new();
+        frontier.push((Bound(bound(0, f64::NEG_INFINITY)), 0));
+        while let Some((Bound(node_bound), n)) = frontier.pop() {
             if node_bound < floor(&best) {
-                continue;
+                break;
             }
             let node = self.nodes[n as usize];
             if node.children == 0 {
@@ -260,15 +305,12 @@ impl TopicTree {
                     }
                 }
             } else {
+                // A child already below the floor is not kept (the floor only rises).
                 let low = floor(&best);
-                let (left, right) = (node.children, node.children + 1);
-                let (lb, rb) = (bound(left, low), bound(right, low));
-                // The more promising child is visited first (pushed last); a child already
-                // below the floor is not pushed (the floor only rises).
-                let (first, second) = if lb >= rb { ((lb, left), (rb, right)) } else { ((rb, right), (lb, left)) };
-                for (b, child) in [second, first] {
+                for child in [node.children, node.children + 1] {
+                    let b = bound(child, low);
                     if b >= low {
-                        stack.push((b, child));
+                        frontier.push((Bound(b), child));
                     }
                 }
             }
@@ -298,8 +340,13 @@ mod tests {
     }
 
     fn tree(rows: &[Vec<f32>], topics: usize) -> TopicTree {
+        tree_along(rows, topics, &(0..topics).collect::<Vec<_>>())
+    }
+
+    /// The tree of `rows`, split along `axes` only.
+    fn tree_along(rows: &[Vec<f32>], topics: usize, axes: &[usize]) -> TopicTree {
         let ids = (0..rows.len() as u32).map(GroupId).collect();
-        TopicTree::build(ids, topics, |g, out| {
+        TopicTree::build_along(ids, topics, axes, |g, out| {
             let row = &rows[g.index()];
             let norm = row.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
             for (o, &x) in out.iter_mut().zip(row) {
@@ -330,8 +377,12 @@ mod tests {
             picks in prop::collection::vec((0usize..8, 0u8..6), 1..4),
             keep in 1usize..40,
             modulus in 0usize..5,
+            axes in prop::collection::vec(0usize..8, 1..4),
         ) {
             let t = tree(&rows, topics);
+            // Split along a few topics only (whether the query weighs them or not).
+            let axes: Vec<usize> = axes.into_iter().map(|a| a % topics).collect();
+            let along = tree_along(&rows, topics, &axes);
             let mut query: Vec<(usize, f64)> = Vec::new();
             for (topic, w) in picks {
                 let topic = topic % topics;
@@ -341,6 +392,7 @@ mod tests {
             }
             prop_assume!(query.iter().any(|&(_, w)| w > 0.0));
             prop_assert_eq!(search(&t, &rows, &query, keep), brute(&rows, &query, keep));
+            prop_assert_eq!(search(&along, &rows, &query, keep), brute(&rows, &query, keep));
             // Filtered: the first of the full ranking among the accepted groups.
             let accepted = |g: GroupId| (g.0 as usize * 7 + modulus) % 5 < 2;
             let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
@@ -348,7 +400,10 @@ mod tests {
             t.top_where(&query, 1, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first);
             let expected: Vec<GroupId> =
                 brute(&rows, &query, rows.len()).into_iter().filter(|&g| accepted(g)).take(1).collect();
-            prop_assert_eq!(first, expected);
+            prop_assert_eq!(&first, &expected);
+            let mut first_along = Vec::new();
+            along.top_where(&query, 1, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first_along);
+            prop_assert_eq!(first_along, expected);
             let mut all = t.groups().to_vec();
             all.sort();
             prop_assert_eq!(all, (0..rows.len() as u32).map(GroupId).collect::<Vec<_>>());
