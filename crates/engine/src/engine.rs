@@ -2150,8 +2150,16 @@ impl<D: Directory> Engine<D> {
             return;
         }
         let (min_size, max_size) = (self.rules.policy.groups.min_size, self.rules.policy.groups.max_size);
-        let eligible: Vec<CitizenId> =
-            self.groupless.members.iter().filter(|e| e.eligible_day <= d).map(|e| e.member.citizen).collect();
+        // The eligible, and where each is in the groupless list (which does not change until
+        // every placement is made).
+        let (eligible, at): (Vec<CitizenId>, Vec<usize>) = self
+            .groupless
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.eligible_day <= d)
+            .map(|(i, e)| (e.member.citizen, i))
+            .unzip();
         let mut candidates = Vec::new();
         let group_count = self.groups.len() as u32;
         let mut placed = Vec::new();
@@ -2177,7 +2185,7 @@ impl<D: Directory> Engine<D> {
             }
         }
         self.directory.prepare_placements(&eligible, &room);
-        for citizen in eligible {
+        for (&citizen, index) in eligible.iter().zip(at) {
             let mut chosen = None;
             let has_room = |g: GroupId| {
                 let open = room.get(g.index()).copied().unwrap_or(false);
@@ -2194,10 +2202,9 @@ impl<D: Directory> Engine<D> {
             }
             match chosen {
                 Some(group) => {
-                    let index =
-                        self.groupless.members.binary_search_by_key(&citizen, |e| e.member.citizen).expect("groupless");
                     // Inserting updates the location; the groupless entries go in one pass below.
                     let member = self.groupless.members[index].member;
+                    debug_assert_eq!({ member.citizen }, citizen, "the eligible's place in the groupless list");
                     self.insert_member(group, member);
                     let size = self.group_size(group);
                     room[group.index()] = size < max_size;
@@ -2217,7 +2224,16 @@ impl<D: Directory> Engine<D> {
         }
         self.directory.prepare_placements(&[], &[]);
         if !placed.is_empty() {
-            self.groupless.members.retain(|e| placed.binary_search(&{ e.member.citizen }).is_err());
+            // Both lists are sorted by citizen, and `retain` visits the entries in order.
+            let mut next = placed.iter().peekable();
+            self.groupless.members.retain(|e| {
+                let gone = next.peek().is_some_and(|&&p| p == { e.member.citizen });
+                if gone {
+                    next.next();
+                }
+                !gone
+            });
+            debug_assert!(next.peek().is_none(), "every one placed was groupless");
         }
         if remember_joins {
             // `eligible` follows the groupless list, sorted by citizen, and so do the joins.
