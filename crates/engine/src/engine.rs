@@ -1119,14 +1119,7 @@ impl<D: Directory> Engine<D> {
             }
             self.directory.joined(citizen, group);
         }
-        // Drop the placed citizens from the groupless list in one pass.
-        let mut next = sorted.iter().peekable();
-        self.groupless.members.retain(|e| {
-            while next.peek().is_some_and(|(c, _)| *c < { e.member.citizen }) {
-                next.next();
-            }
-            next.peek().is_none_or(|(c, _)| *c != { e.member.citizen })
-        });
+        self.drop_from_groupless(sorted.iter().map(|&(c, _)| c));
         if let Some(index) = self.locations.as_mut() {
             for &(citizen, group) in &sorted {
                 index[citizen.index()] = group.0;
@@ -1226,6 +1219,21 @@ impl<D: Directory> Engine<D> {
         assert!(g.members.len() as u32 <= self.rules.policy.groups.max_size, "group sizes never exceed max_size");
         self.set_location(member.citizen, group.0);
         self.directory.joined(member.citizen, group);
+    }
+
+    /// Drops `citizens` (in increasing id order) from the groupless list, which is sorted by
+    /// citizen too, in one pass (`retain` visits the entries in order). Returns how many
+    /// entries went; a citizen not in the list is passed over.
+    fn drop_from_groupless(&mut self, citizens: impl Iterator<Item = CitizenId>) -> usize {
+        let before = self.groupless.members.len();
+        let mut next = citizens.peekable();
+        self.groupless.members.retain(|e| {
+            while next.peek().is_some_and(|&c| c < { e.member.citizen }) {
+                next.next();
+            }
+            next.peek().is_none_or(|&c| c != { e.member.citizen })
+        });
+        before - self.groupless.members.len()
     }
 
     /// Merges new groupless entries into the sorted groupless list in one pass.
@@ -2224,16 +2232,8 @@ impl<D: Directory> Engine<D> {
         }
         self.directory.prepare_placements(&[], &[]);
         if !placed.is_empty() {
-            // Both lists are sorted by citizen, and `retain` visits the entries in order.
-            let mut next = placed.iter().peekable();
-            self.groupless.members.retain(|e| {
-                let gone = next.peek().is_some_and(|&&p| p == { e.member.citizen });
-                if gone {
-                    next.next();
-                }
-                !gone
-            });
-            debug_assert!(next.peek().is_none(), "every one placed was groupless");
+            let dropped = self.drop_from_groupless(placed.iter().copied());
+            debug_assert_eq!(dropped, placed.len(), "every one placed was groupless");
         }
         if remember_joins {
             // `eligible` follows the groupless list, sorted by citizen, and so do the joins.
