@@ -52,13 +52,15 @@ pub trait Directory: Sync {
     }
 
     /// The regrouping is about to place `citizens` (in this order, each asked for with
-    /// [`Self::choose_group`]); an empty list when it is done. `room[g]` tells whether group
-    /// `g` has room as the placements start; placements only add members, so a group
-    /// without room then has none later, while one with room may fill up before a citizen
-    /// is asked for. A directory may work out all the citizens' candidates here, at once
-    /// (the simulator's does, on its threads), and answer from them, as long as its answers
-    /// are those it would give without preparing. Default: nothing.
-    fn prepare_placements(&mut self, _citizens: &[CitizenId], _room: &[bool]) {}
+    /// [`Self::choose_group`]); an empty list when it is done. `free[g]` is how many places
+    /// group `g` has left before `max_size` as the placements start (0: no room; at most
+    /// `u16::MAX`; a group past the end of the list is not described); placements only
+    /// add members, so a group without room then has none later, while one with room may
+    /// fill up before a citizen is asked for. A directory may work out all the citizens'
+    /// candidates here, at once (the simulator's does, on its threads), and answer from
+    /// them, as long as its answers are those it would give without preparing. Default:
+    /// nothing.
+    fn prepare_placements(&mut self, _citizens: &[CitizenId], _free: &[u16]) {}
 
     /// A citizen joined a group (keep centroids right). Default: nothing.
     fn joined(&mut self, _citizen: CitizenId, _group: GroupId) {}

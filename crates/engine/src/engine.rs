@@ -2174,29 +2174,31 @@ impl<D: Directory> Engine<D> {
         // Without an index, the placements are remembered for `locate`.
         let remember_joins = self.locations.is_none();
         let mut joins = Vec::new();
-        // Groups below min_size (a refill is preferred), and which groups have room, both
-        // kept up to date as they fill, from one pass over the sizes (none when nobody is
-        // to be placed). Room is one byte a group, where a search that passes over many
-        // full groups would otherwise read each one's table entry (the groups' table
-        // outgrows the caches at 100 M citizens). Placements only add members, so a group
-        // without room as they start has none later: the directory may prepare its
-        // choices among the others (it checks room when asked).
-        let (mut refill, mut room) = (Vec::new(), Vec::new());
+        // Groups below min_size (a refill is preferred), and the places left in each group
+        // before max_size, both kept up to date as they fill, from one pass over the sizes
+        // (none when nobody is to be placed). Places left are two bytes a group, where a
+        // search that passes over many full groups would otherwise read each one's table
+        // entry (the groups' table outgrows the caches at 100 M citizens). Placements only
+        // add members, so a group without room as they start has none later: the
+        // directory may prepare its choices among the others (it checks room when asked),
+        // and weigh how many citizens are likely to want the same groups.
+        let (mut refill, mut free) = (Vec::new(), Vec::new());
+        let places_left = |size: u32| max_size.saturating_sub(size).min(u16::MAX as u32) as u16;
         if !eligible.is_empty() {
-            room.reserve_exact(group_count as usize);
+            free.reserve_exact(group_count as usize);
             for g in (0..group_count).map(GroupId) {
                 let size = self.group_size(g);
                 if size < min_size {
                     refill.push(g);
                 }
-                room.push(size < max_size);
+                free.push(places_left(size));
             }
         }
-        self.directory.prepare_placements(&eligible, &room);
+        self.directory.prepare_placements(&eligible, &free);
         for (&citizen, index) in eligible.iter().zip(at) {
             let mut chosen = None;
             let has_room = |g: GroupId| {
-                let open = room.get(g.index()).copied().unwrap_or(false);
+                let open = free.get(g.index()).is_some_and(|&left| left > 0);
                 debug_assert_eq!(open, g.index() < self.groups.len() && self.group_size(g) < max_size);
                 open
             };
@@ -2215,7 +2217,7 @@ impl<D: Directory> Engine<D> {
                     debug_assert_eq!({ member.citizen }, citizen, "the eligible's place in the groupless list");
                     self.insert_member(group, member);
                     let size = self.group_size(group);
-                    room[group.index()] = size < max_size;
+                    free[group.index()] = places_left(size);
                     if let Ok(at) = refill.binary_search(&group)
                         && size >= min_size
                     {

@@ -631,6 +631,54 @@ impl Prepared {
     }
 }
 
+/// How many times [`Directory::prepare_placements`] forecasts the regrouping, each time
+/// preparing the later attempts of the citizens the forecast found in need of one with
+/// nothing prepared (those placed through their new lists then take places too, which
+/// the next forecast sees).
+const FORECAST_ROUNDS: usize = 2;
+
+/// One citizen's prepared candidates: the first attempt's shortlist, the later attempts'
+/// best groups with room (each with whether it holds every group with room), and whether
+/// the later attempts could be prepared at all (their interests give a tree query).
+struct PlacementLists {
+    first: Vec<GroupId>,
+    later: [Option<(Vec<GroupId>, bool)>; 2],
+    searchable: bool,
+}
+
+/// A forecast of a regrouping from prepared lists: each citizen, in turn, takes a place in
+/// the first group of their lists with places left (`free`, as the placements start; a
+/// group past its end is taken to have room). Returns the citizens (their indices) who
+/// find no room in their shortlist and have no later list prepared. It does not prefer the
+/// groups below `min_size` as the engine does, nor follow a citizen who runs out of a
+/// prepared list: it only guides what to prepare.
+fn forecast_unprepared(lists: &[PlacementLists], free: &[u16]) -> Vec<u32> {
+    let mut left = free.to_vec();
+    let mut take = |list: &[GroupId]| {
+        let found = list.iter().find(|g| left.get(g.index()).is_none_or(|&n| n > 0));
+        if let Some(n) = found.and_then(|g| left.get_mut(g.index())) {
+            *n -= 1;
+        }
+        found.is_some()
+    };
+    let mut unprepared = Vec::new();
+    for (i, lists) in lists.iter().enumerate() {
+        if take(&lists.first) {
+            continue;
+        }
+        match &lists.later {
+            [None, _] if lists.searchable => unprepared.push(i as u32),
+            [Some((second, complete)), third] if !take(second) && *complete => {
+                if let Some((third, _)) = third {
+                    take(third);
+                }
+            }
+            _ => {}
+        }
+    }
+    unprepared
+}
+
 /// The simulator's directory: regenerated people and per-group state.
 #[derive(Clone, Debug)]
 pub struct SyntheticDirectory {
@@ -969,12 +1017,18 @@ impl Directory for SyntheticDirectory {
 
     /// Works out, on the threads of the pool this runs in, the first attempt's shortlist of
     /// every citizen about to be regrouped, and the later attempts' best groups with room
-    /// for those whose shortlist has little room. A shortlist ranks groups by their centroids at
+    /// for those likely to need them. A shortlist ranks groups by their centroids at
     /// formation, which placements do not change, so it is what the regrouping would find
     /// when it reaches the citizen; only the choice in it depends on the sizes by then.
     /// Groups only fill up while the regrouping places, so the best groups with room at
     /// the start hold the best one with room later, unless all of them filled up.
-    fn prepare_placements(&mut self, citizens: &[CitizenId], room: &[bool]) {
+    ///
+    /// Who is likely to need a later attempt: those whose shortlist has little room at
+    /// the start, and those whom a forecast of the regrouping (each citizen, in turn,
+    /// takes a place in the first group of their lists with places left) finds with no
+    /// room left in their shortlist. The forecast only chooses whom to prepare; a citizen
+    /// it misses is searched for when asked, as if nothing had been prepared.
+    fn prepare_placements(&mut self, citizens: &[CitizenId], free: &[u16]) {
         self.first.release();
         self.later.iter_mut().for_each(Prepared::release);
         if citizens.is_empty() {
@@ -983,7 +1037,7 @@ impl Directory for SyntheticDirectory {
         debug_assert!(citizens.is_sorted(), "the groupless are listed by id");
         // A group the engine did not describe is taken to have room: a larger set of
         // groups with room only makes the lists longer, never wrong.
-        let had_room = |g: GroupId| room.get(g.index()).copied().unwrap_or(true);
+        let had_room = |g: GroupId| free.get(g.index()).is_none_or(|&left| left > 0);
         let this = &*self;
         // The best groups with room at the start in `tree`, and whether they are all of them.
         let best_with_room = |interests: &Interests, query: &[(usize, f64)], tree: &TopicTree| {
@@ -993,8 +1047,14 @@ impl Directory for SyntheticDirectory {
             let complete = best.len() < PREPARED_LATER;
             (best, complete)
         };
-        type Later = Option<(Vec<GroupId>, bool)>;
-        type Lists = (Vec<GroupId>, [Later; 2]);
+        // The second attempt's list, and the third's when the second holds every group
+        // with room (none when the citizen's interests give no query: searched when asked).
+        let later_lists = |interests: &Interests| -> [Option<(Vec<GroupId>, bool)>; 2] {
+            let Some(query) = interests.tree_query() else { return [None, None] };
+            let second = best_with_room(interests, &query, &this.by_main_topic[interests.main() as usize]);
+            let third = if second.1 { Some(best_with_room(interests, &query, &this.all)) } else { None };
+            [Some(second), third]
+        };
         // Searched in the order of their interests (key, then weights), not of their ids:
         // citizens who search the same tree, along nearly the same path, follow one
         // another, and the nodes and centroids they read stay in the caches. The lists
@@ -1005,27 +1065,31 @@ impl Directory for SyntheticDirectory {
             let [a, b, _] = interests.weights.map(f32::to_bits);
             (interests.key(), a, b, i)
         });
-        let mut lists: Vec<(u32, Lists)> = order
+        let mut lists: Vec<(u32, PlacementLists)> = order
             .par_iter()
             .map(|&(interests, i)| {
                 let mut first = Vec::with_capacity(PLACEMENT_SHORTLIST);
                 this.placement_for(&interests, 0, 0, &mut first);
-                let mut later = [None, None];
-                if let Some(query) = interests.tree_query()
-                    && first.iter().filter(|&&g| had_room(g)).count() <= SECOND_WHEN_ROOM_IN_AT_MOST
-                {
-                    let second = best_with_room(&interests, &query, &this.by_main_topic[interests.main() as usize]);
-                    if second.1 {
-                        later[1] = Some(best_with_room(&interests, &query, &this.all));
-                    }
-                    later[0] = Some(second);
-                }
-                (i, (first, later))
+                let little_room = first.iter().filter(|&&g| had_room(g)).count() <= SECOND_WHEN_ROOM_IN_AT_MOST;
+                let later = if little_room { later_lists(&interests) } else { [None, None] };
+                (i, PlacementLists { first, later, searchable: interests.tree_query().is_some() })
             })
             .collect();
         drop(order);
         lists.sort_unstable_by_key(|&(i, _)| i);
-        for (&c, (_, (first, later))) in citizens.iter().zip(&lists) {
+        let mut lists: Vec<PlacementLists> = lists.into_iter().map(|(_, l)| l).collect();
+        for _ in 0..FORECAST_ROUNDS {
+            let unprepared = forecast_unprepared(&lists, free);
+            if unprepared.is_empty() {
+                break;
+            }
+            let more: Vec<_> =
+                unprepared.par_iter().map(|&i| later_lists(&this.people.interests(citizens[i as usize]))).collect();
+            for (&i, later) in unprepared.iter().zip(more) {
+                lists[i as usize].later = later;
+            }
+        }
+        for (&c, PlacementLists { first, later, .. }) in citizens.iter().zip(&lists) {
             self.first.push(c, first, true);
             for (prepared, list) in self.later.iter_mut().zip(later) {
                 if let Some((best, complete)) = list {
@@ -1148,13 +1212,15 @@ mod tests {
             .collect();
         let mut refill: Vec<GroupId> =
             (0..groups).filter(|g| g % 211 == 9 && room_left[*g as usize] > 0).map(GroupId).collect();
-        let room: Vec<bool> = room_left.iter().map(|&r| r > 0).collect();
-        prepared.prepare_placements(&citizens, &room);
+        let free: Vec<u16> = room_left.iter().map(|&r| r as u16).collect();
+        prepared.prepare_placements(&citizens, &free);
         let [second, third] = &prepared.later;
         assert!(second.citizens.len() > 100, "{} second attempts prepared", second.citizens.len());
         assert!(third.citizens.len() > 10, "{} third attempts prepared", third.citizens.len());
         let mut scratch = Vec::new();
         let (mut from_list, mut searched, mut none_left, mut third_from_list) = (0, 0, 0, 0);
+        // Second attempts asked for, and those of them with nothing prepared.
+        let (mut second_asked, mut second_unprepared) = (0, 0);
         for &c in &citizens {
             let has_room = |g: GroupId| room_left[g.index()] > 0;
             let mut chosen = None;
@@ -1162,6 +1228,10 @@ mod tests {
                 let expected = fresh.choose_group(c, attempt, groups, &refill, &has_room, &mut scratch);
                 let got = prepared.choose_group(c, attempt, groups, &refill, &has_room, &mut scratch);
                 assert_eq!(got, expected, "citizen {c}, attempt {attempt}");
+                if attempt == 1 {
+                    second_asked += 1;
+                    second_unprepared += prepared.later[0].get(c).is_none() as u32;
+                }
                 match (attempt, prepared.choose_prepared(c, attempt, groups, &refill, &has_room)) {
                     (1, Some(Some(_))) => from_list += 1,
                     (1, Some(None)) => none_left += 1,
@@ -1189,8 +1259,43 @@ mod tests {
             from_list > 50 && searched > 5 && none_left > 5 && third_from_list > 5,
             "{from_list} {searched} {none_left} {third_from_list}"
         );
+        // The forecast prepared nearly every second attempt that was asked for, where
+        // preparing only the shortlists with little room at the start misses many.
+        assert!(second_asked > 200, "{second_asked} second attempts");
+        assert!(
+            second_unprepared * 50 < second_asked,
+            "{second_unprepared} of {second_asked} second attempts unprepared"
+        );
         prepared.prepare_placements(&[], &[]);
         assert!(prepared.later.iter().all(|p| p.get(citizens[0]).is_none() && p.groups.capacity() == 0));
+    }
+
+    #[test]
+    fn the_forecast_finds_who_will_find_no_room_in_their_shortlist() {
+        let ids = |list: &[u32]| list.iter().copied().map(GroupId).collect::<Vec<_>>();
+        let lists = |first: &[u32], second: Option<(&[u32], bool)>, third: Option<&[u32]>, searchable| PlacementLists {
+            first: ids(first),
+            later: [second.map(|(l, complete)| (ids(l), complete)), third.map(|l| (ids(l), false))],
+            searchable,
+        };
+        // Places left: one in group 0, two in group 1, none in group 2, one in group 3;
+        // group 9 is past the list (taken to have room).
+        let free = [1u16, 2, 0, 1];
+        let all = [
+            lists(&[0, 1], None, None, true),                  // 0: takes group 0
+            lists(&[0, 2], None, None, true),                  // 1: no room left: to prepare
+            lists(&[2, 0], Some((&[1], false)), None, true),   // 2: takes group 1 from its second list
+            lists(&[0], None, None, false),                    // 3: no room, but no query to prepare
+            lists(&[1, 0], None, None, true),                  // 4: takes group 1's last place
+            lists(&[1], None, None, true),                     // 5: no room left: to prepare
+            lists(&[9], None, None, true),                     // 6: a group not described has room
+            lists(&[], None, None, true),                      // 7: an empty shortlist: to prepare
+            lists(&[0], Some((&[2], true)), Some(&[3]), true), // 8: takes group 3 from the third list
+            lists(&[0], Some((&[2], true)), Some(&[3]), true), // 9: all its lists full: searched later
+            lists(&[3], None, None, true),                     // 10: group 3 taken by 8: to prepare
+            lists(&[0], Some((&[2], false)), None, true),      // 11: its second list runs out: searched later
+        ];
+        assert_eq!(forecast_unprepared(&all, &free), vec![1, 5, 7, 10]);
     }
 
     #[test]
