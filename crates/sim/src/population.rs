@@ -667,13 +667,20 @@ fn forecast_unprepared(lists: &[PlacementLists], free: &[u16]) -> Vec<u32> {
             continue;
         }
         match &lists.later {
-            [None, _] if lists.searchable => unprepared.push(i as u32),
-            [Some((second, complete)), third] if !take(second) && *complete => {
-                if let Some((third, _)) = third {
+            [None, _] => {
+                if lists.searchable {
+                    unprepared.push(i as u32);
+                }
+            }
+            // The third list is asked for only when the second held every group with room.
+            [Some((second, complete)), third] => {
+                if !take(second)
+                    && *complete
+                    && let Some((third, _)) = third
+                {
                     take(third);
                 }
             }
-            _ => {}
         }
     }
     unprepared
