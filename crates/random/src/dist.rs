@@ -153,37 +153,96 @@ impl Cumulative {
     }
 }
 
-/// Ranks 1..=n drawn with P(k) ∝ k^(-exponent), by a cumulative table and a guide (see [`Cumulative`]).
+/// Ranks a [`ZipfTable`] guides (see [`Cumulative`]): the most likely ones, whose guide and
+/// values stay in the caches (16 KB each).
+const ZIPF_HEAD: usize = 2048;
+
+/// Ranks 1..=n drawn with P(k) ∝ k^(-exponent): exactly the rank of the cumulative table
+/// that a binary search of the draw gives.
+///
+/// The head of the table (its first [`ZIPF_HEAD`] ranks, where most draws fall) is found
+/// through a guide (see [`Cumulative`]). A draw beyond the head is found near where the
+/// distribution's continuous approximation puts it, then settled by comparing it with the
+/// table's values there (a few steps, a binary search if it were far off): one read of
+/// the table where a guide over every rank (16 B a rank; 11 MB for China's KOLs) would
+/// add a read of the guide, each a likely cache miss in a large table. The approximation
+/// only chooses where to look, so it changes no answer.
 #[derive(Clone, Debug)]
 pub struct ZipfTable {
-    cumulative: Cumulative,
+    /// Cumulative probability by zero-based rank.
+    values: Vec<f64>,
+    /// The head's values, guided.
+    head: Cumulative,
+    /// The tail's approximation: the rank r at a draw u solves
+    /// ∫_{r+½}^{n+½} x^(−s) dx = (1 − u)·total, where total is Σ k^(−s) over the table,
+    /// so r + ½ = (`scale` − (1 − u)·`slope`)^`power`, or, for s = 1,
+    /// r + ½ = `scale`·e^(−(1 − u)·`slope`).
+    scale: f64,
+    slope: f64,
+    power: f64,
+    harmonic: bool,
 }
 
 impl ZipfTable {
     pub fn new(n: usize, exponent: f64) -> ZipfTable {
         assert!(n > 0, "a Zipf table needs at least one rank");
-        let mut cumulative = Vec::with_capacity(n);
+        assert!(exponent.is_finite() && exponent >= 0.0, "a Zipf exponent is finite and ≥ 0, got {exponent}");
+        let mut values = Vec::with_capacity(n);
         let mut total = 0.0;
         for k in 1..=n {
             total += pow(k as f64, -exponent);
-            cumulative.push(total);
+            values.push(total);
         }
-        cumulative.iter_mut().for_each(|c| *c /= total);
-        ZipfTable { cumulative: Cumulative::new(cumulative) }
+        values.iter_mut().for_each(|c| *c /= total);
+        let head = Cumulative::new(values[..n.min(ZIPF_HEAD)].to_vec());
+        let end = n as f64 + 0.5;
+        let harmonic = exponent == 1.0;
+        let (scale, slope, power) = if harmonic {
+            (end, total, 1.0)
+        } else {
+            let rise = 1.0 - exponent;
+            (pow(end, rise), rise * total, 1.0 / rise)
+        };
+        ZipfTable { values, head, scale, slope, power, harmonic }
     }
 
     pub fn len(&self) -> usize {
-        self.cumulative.len()
+        self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cumulative.is_empty()
+        self.values.is_empty()
     }
 
     /// A zero-based rank (0 is the most likely).
     pub fn sample(&self, draws: &mut Draws) -> usize {
-        let u = draws.uniform();
-        self.cumulative.index(u).min(self.cumulative.len() - 1)
+        self.rank_at(draws.uniform())
+    }
+
+    /// The rank a draw `u` in `[0, 1)` gives: how many cumulative values are ≤ `u`, at
+    /// most the last rank (the last value may fall short of 1 by rounding).
+    #[inline]
+    pub fn rank_at(&self, u: f64) -> usize {
+        let (n, head) = (self.values.len(), self.head.len());
+        if u < self.values[head - 1] {
+            return self.head.index(u);
+        }
+        if head == n {
+            return n - 1;
+        }
+        // values[head − 1] ≤ u: the count is in head..=n.
+        let guess = self.tail_guess(u).clamp(head, n);
+        settle(&self.values, u, head, guess).min(n - 1)
+    }
+
+    /// Where the continuous approximation puts the count of values ≤ `u` (any number:
+    /// [`settle`] makes it exact).
+    #[inline]
+    fn tail_guess(&self, u: f64) -> usize {
+        let mass = (1.0 - u) * self.slope;
+        let end = if self.harmonic { self.scale * exp(-mass) } else { pow(self.scale - mass, self.power) };
+        // NaN or out of range (far in the tail, rounding) saturate; `settle` searches on.
+        (end - 0.5) as usize
     }
 
     /// Whether [`ZipfTable::sample`] gives `rank` when its draw is `u`: the same answer as
@@ -191,7 +250,7 @@ impl ZipfTable {
     /// searching for the rank.
     #[inline]
     pub fn gives(&self, u: f64, rank: usize) -> bool {
-        let c = self.cumulative.values();
+        let c = &self.values;
         let n = c.len();
         if rank >= n {
             return false;
@@ -203,9 +262,31 @@ impl ZipfTable {
 
     /// The probability of the zero-based rank `k`.
     pub fn probability(&self, k: usize) -> f64 {
-        let c = self.cumulative.values();
+        let c = &self.values;
         let below = if k == 0 { 0.0 } else { c[k - 1] };
         c[k] - below
+    }
+}
+
+/// How many of `values` (sorted) are ≤ `u`, knowing that the first `low` are: from `guess`
+/// a few steps either way, then a binary search if the answer is further.
+#[inline]
+fn settle(values: &[f64], u: f64, low: usize, guess: usize) -> usize {
+    debug_assert!(low == 0 || values[low - 1] <= u);
+    let mut i = guess.clamp(low, values.len());
+    for _ in 0..8 {
+        if i > low && values[i - 1] > u {
+            i -= 1;
+        } else if i < values.len() && values[i] <= u {
+            i += 1;
+        } else {
+            return i;
+        }
+    }
+    if i > low && values[i - 1] > u {
+        low + values[low..i].partition_point(|&c| c <= u)
+    } else {
+        i + values[i..].partition_point(|&c| c <= u)
     }
 }
 
@@ -294,16 +375,64 @@ mod tests {
         let mut draws = crate::Prefix::new(9, crate::Stream::Tie, 0).draws(0);
         for (n, exponent) in [(1usize, 1.0), (2, 1.0), (7, 0.0), (200, 1.0), (5_000, 1.1)] {
             let table = ZipfTable::new(n, exponent);
-            let c = table.cumulative.values().to_vec();
+            let c = table.values.clone();
             let mut us: Vec<f64> = (0..20_000).map(|_| draws.uniform()).collect();
             // Exactly on the interval ends, and the last representable draw.
             us.extend(c.iter().copied().filter(|&x| x < 1.0));
             us.push(1.0 - f64::EPSILON / 2.0);
             for u in us {
-                let given = table.cumulative.index(u).min(n - 1);
+                let given = c.partition_point(|&x| x <= u).min(n - 1);
                 for rank in [given.saturating_sub(1), given, given + 1, n, n + 3] {
                     assert_eq!(table.gives(u, rank), rank == given, "n = {n}, u = {u}, rank = {rank}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_zipf_rank_is_what_binary_search_of_the_table_gives() {
+        let mut draws = crate::Prefix::new(11, crate::Stream::Tie, 0).draws(0);
+        for n in [1usize, 2, 100, ZIPF_HEAD - 1, ZIPF_HEAD, ZIPF_HEAD + 1, 5_000, 200_000] {
+            for exponent in [0.0, 0.3, 0.999, 1.0, 1.1, 2.0, 5.0] {
+                let table = ZipfTable::new(n, exponent);
+                let c = &table.values;
+                let mut worst = 0;
+                let mut us: Vec<f64> = (0..5_000).map(|_| draws.uniform()).collect();
+                // Draws deep in the tail, on values and either side of them (the head's
+                // end among them), and the last representable draw.
+                us.extend((0..2_000).map(|_| 1.0 - draws.uniform() * draws.uniform() * 1e-3));
+                for k in (0..n).step_by(1 + n / 3_000).chain([ZIPF_HEAD - 1, ZIPF_HEAD, n - 1]).filter(|&k| k < n) {
+                    us.extend([c[k], c[k].next_down(), c[k].next_up()].into_iter().filter(|u| (0.0..1.0).contains(u)));
+                }
+                us.push(1.0 - f64::EPSILON / 2.0);
+                for u in us {
+                    let expected = c.partition_point(|&x| x <= u).min(n - 1);
+                    assert_eq!(table.rank_at(u), expected, "n = {n}, exponent = {exponent}, u = {u}");
+                    // Beyond the head the approximation alone lands within a step or two.
+                    if u >= c[n.min(ZIPF_HEAD) - 1] && expected < n - 1 {
+                        worst = worst.max(table.tail_guess(u).abs_diff(expected));
+                    }
+                }
+                assert!(worst <= 2, "n = {n}, exponent = {exponent}: a guess {worst} ranks off");
+            }
+        }
+    }
+
+    #[test]
+    fn settling_from_any_guess_is_exact() {
+        let mut draws = crate::Prefix::new(12, crate::Stream::Tie, 0).draws(0);
+        let mut c: Vec<f64> = (0..3_000).map(|_| draws.uniform()).collect();
+        c.sort_by(f64::total_cmp);
+        let repeated = c[10];
+        c[10..20].fill(repeated);
+        for _ in 0..3_000 {
+            let u = draws.uniform();
+            let expected = c.partition_point(|&x| x <= u);
+            let low = draws.below(expected as u64 + 1) as usize;
+            for guess in
+                [0, low, expected.saturating_sub(3), expected, expected + 5, expected + 500, c.len(), usize::MAX]
+            {
+                assert_eq!(settle(&c, u, low, guess), expected, "u = {u}, low = {low}, guess = {guess}");
             }
         }
     }

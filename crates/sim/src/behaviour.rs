@@ -100,7 +100,7 @@ pub struct Behaviour<'a> {
     pub kols_info: &'a Kols,
     pub kind_weights: &'a [f64],
     pub debtor_kind: u8,
-    /// Each KOL's offer today (by KOL index).
+    /// Each KOL's offer today, by place ([`crate::population::Kols::place`]).
     pub offers: &'a [Offer],
     pub campaign_multiplier: f64,
     pub votes: &'a VoteTables,
@@ -112,9 +112,13 @@ pub struct Behaviour<'a> {
 ///
 /// Kept side by side, 16 B a KOL, because a follower's order reads both for a KOL drawn at
 /// random: from the engine's KOL records (56 B each, 39 MB at China scale) the credibility
-/// was a cache miss of its own (docs/BENCHMARKS.md, "A KOL's offer in one place").
+/// was a cache miss of its own (docs/BENCHMARKS.md, "A KOL's offer in one place"). Listed
+/// by place (topic, then popularity rank), with the KOL's id, so that the draw's rank finds
+/// the offer without the topic's list of KOLs, and the most followed KOLs' offers, side by
+/// side, stay in the caches.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Offer {
+    pub kol: KolId,
     pub product: ProductId,
     pub credibility: f64,
 }
@@ -392,10 +396,10 @@ impl<'a> Behaviour<'a> {
         let conversion = self.world.kols.conversion;
         let interests = people.interests(buyer);
         for j in 0..people.follow_count() {
-            let Some(kol) = people.followed(buyer, &interests, j) else { continue };
-            let offer = self.offers[kol.index()];
+            let Some(place) = people.followed_place(buyer, &interests, j) else { continue };
+            let offer = self.offers[place];
             if offer.product.0 != u32::MAX && draws.bernoulli(conversion * offer.credibility) {
-                return (offer.product, Some(kol));
+                return (offer.product, Some(offer.kol));
             }
         }
         let i = draws.below(people.favourite_count() as u64) as usize;

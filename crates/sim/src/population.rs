@@ -116,6 +116,9 @@ pub struct Kols {
     pub by_topic: Vec<Vec<KolId>>,
     /// Each KOL's place in its topic's list (its popularity rank).
     rank: Vec<u32>,
+    /// Where each topic's KOLs start in the order of places (topic, then rank): a list
+    /// by place keeps the most followed KOLs of every topic side by side.
+    first_place: Vec<u32>,
     zipf_by_topic: Vec<Option<ZipfTable>>,
 }
 
@@ -135,7 +138,19 @@ impl Kols {
             .iter()
             .map(|v| (!v.is_empty()).then(|| ZipfTable::new(v.len(), world.kols.zipf_exponent)))
             .collect();
-        Kols { topic, by_topic, rank, zipf_by_topic }
+        let first_place = std::iter::once(0)
+            .chain(by_topic.iter().scan(0u32, |start, v| {
+                *start += v.len() as u32;
+                Some(*start)
+            }))
+            .collect();
+        Kols { topic, by_topic, rank, first_place, zipf_by_topic }
+    }
+
+    /// A KOL's place in the order of places: by topic, then by popularity rank.
+    pub fn place(&self, kol: KolId) -> usize {
+        let k = kol.index();
+        self.first_place[self.topic[k] as usize] as usize + self.rank[k] as usize
     }
 
     pub fn len(&self) -> usize {
@@ -150,6 +165,12 @@ impl Kols {
     pub fn popular_in(&self, topic: usize, draws: &mut Draws) -> Option<KolId> {
         let table = self.zipf_by_topic[topic].as_ref()?;
         Some(self.by_topic[topic][table.sample(draws)])
+    }
+
+    /// [`Self::popular_in`]'s KOL, as its place ([`Self::place`]).
+    pub fn popular_place_in(&self, topic: usize, draws: &mut Draws) -> Option<usize> {
+        let table = self.zipf_by_topic[topic].as_ref()?;
+        Some(self.first_place[topic] as usize + table.sample(draws))
     }
 }
 
@@ -522,6 +543,13 @@ impl People {
         let topic = interests.topics[Self::slot(j)] as usize;
         let mut d = self.prefix.follows[j].draws(c.0 as u64);
         self.kols.popular_in(topic, &mut d)
+    }
+
+    /// [`Self::followed`]'s KOL, as its place ([`Kols::place`]).
+    pub fn followed_place(&self, c: CitizenId, interests: &Interests, j: usize) -> Option<usize> {
+        let topic = interests.topics[Self::slot(j)] as usize;
+        let mut d = self.prefix.follows[j].draws(c.0 as u64);
+        self.kols.popular_place_in(topic, &mut d)
     }
 
     pub fn follow_count(&self) -> usize {
@@ -1275,6 +1303,32 @@ mod tests {
         );
         prepared.prepare_placements(&[], &[]);
         assert!(prepared.later.iter().all(|p| p.get(citizens[0]).is_none() && p.groups.capacity() == 0));
+    }
+
+    #[test]
+    fn a_followed_kols_place_is_the_followed_kol() {
+        let (_, _, kols, people) = people(200_000);
+        assert!(kols.len() > 50, "{} KOLs", kols.len());
+        // Places are a numbering of the KOLs: by topic, then by rank.
+        let mut by_place = vec![None; kols.len()];
+        for k in (0..kols.len() as u32).map(KolId) {
+            let place = kols.place(k);
+            assert!(by_place[place].replace(k).is_none(), "{k:?} shares place {place}");
+        }
+        for pair in by_place.windows(2) {
+            let [a, b] = [pair[0].unwrap(), pair[1].unwrap()].map(|k| (kols.topic[k.index()], kols.rank[k.index()]));
+            assert!(a < b, "places follow topic, then rank");
+        }
+        let mut followed = 0;
+        for c in (0..20_000u32).map(|c| CitizenId(c * 9 + 2)) {
+            let interests = people.interests(c);
+            for j in 0..people.follow_count() {
+                let place = people.followed_place(c, &interests, j);
+                assert_eq!(place.map(|p| by_place[p].unwrap()), people.followed(c, &interests, j), "{c} {j}");
+                followed += place.is_some() as u32;
+            }
+        }
+        assert!(followed > 50_000, "{followed} follows");
     }
 
     #[test]

@@ -866,18 +866,21 @@ impl<D: SimDirectory> Simulation<D> {
         for i in scandals {
             self.exec(Command::RevealScandal { product: ProductId(i as u32) }).expect("catalogue products exist");
         }
+        let none = Offer { kol: KolId(u32::MAX), product: ProductId(u32::MAX), credibility: 0.0 };
         self.offers.clear();
+        self.offers.resize(self.kols.len(), none);
         for k in 0..self.kols.len() as u32 {
             let products = self.promotions_of(KolId(k), d);
             let product = products.first().copied().unwrap_or(ProductId(u32::MAX));
             // The engine moves credibility only at the close: what the groups' day reads.
             let credibility = self.engine.kols()[k as usize].credibility;
-            self.offers.push(Offer { product, credibility });
+            self.offers[self.kols.place(KolId(k))] = Offer { kol: KolId(k), product, credibility };
             for product in products {
                 // The same product drawn twice is one promotion.
                 let _ = self.exec(Command::Promote { kol: KolId(k), product });
             }
         }
+        debug_assert!(self.offers.iter().all(|o| o.kol != none.kol), "every place holds its KOL's offer");
     }
 
     /// The products a KOL promotes on a day (a pure function of seed, KOL and day).
