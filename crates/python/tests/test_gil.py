@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -99,8 +100,14 @@ def test_ctrl_c_stops_a_run_between_two_days() -> None:
         started.wait()
         _thread.interrupt_main()
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    days = 30_000  # long enough that the interrupt always comes before the end
-    with pytest.raises(KeyboardInterrupt):
-        xinyong.simulate("default", seed=1, citizens=600, days=days, progress=progress)
+    # Python handles Ctrl-C only where SIGINT was not ignored when it started (a shell's
+    # background job ignores it, and `interrupt_main` then does nothing): handled here.
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        days = 30_000  # long enough that the interrupt always comes before the end
+        with pytest.raises(KeyboardInterrupt):
+            xinyong.simulate("default", seed=1, citizens=600, days=days, progress=progress)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert 0 < len(days_done) < days, "the run stopped early"
