@@ -63,7 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bar = crate::progress::bar(days as u64, "days", false);
     let mut before = sim.timings();
     for day in 0..days {
-        sim.step();
+        let row = sim.step();
+        let (groupless_citizens, expelled, regrouped) = (row.groupless, row.expulsions, row.regrouped);
         bar.set_position(day as u64 + 1);
         // One line a day with `--log xinyong=debug`: where a slow stretch of a long run went.
         let t = sim.timings();
@@ -75,6 +76,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             global = t.daily_global_seconds - before.daily_global_seconds,
             metrics = t.metrics_seconds - before.metrics_seconds,
             rss_gib = crate::progress::rss_bytes().unwrap_or(0) as f64 / (1u64 << 30) as f64,
+            groupless_citizens,
+            expelled,
+            regrouped,
             "day done"
         );
         before = t;
