@@ -4,14 +4,14 @@
 //! the thread count.
 
 use crate::population::{Catalogue, GroupState, Kols, PROPENSITY_UNIT, People};
-use crate::world::{VotingModel, WorldConfig};
+use crate::world::{VotingConfig, VotingModel, WorldConfig};
 use rayon::prelude::*;
 use xinyong_engine::{
     Answer, CitizenId, Day, GroupHistory, GroupId, GrouplessMember, IncidentId, KolId, Member, NoticeBatch, ProductId,
     Restriction, Rules,
 };
 use xinyong_random::math::{self, LogisticTable};
-use xinyong_random::{Draws, Paired, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson, pair};
+use xinyong_random::{Draws, Paired, PoissonTable, Prefix, Stream, dist::gamma, dist::poisson};
 
 /// A group's (or the groupless') actions for a day, addressed by member slot.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -217,7 +217,7 @@ impl<'a> Behaviour<'a> {
         }
         // Answers to the notices delivered at yesterday's close (due today).
         for (b, batch) in open.iter().enumerate().filter(|(_, b)| b.deadline == d) {
-            let ballot = Ballot::new(batch.incident);
+            let ballot = Ballot::new(batch.incident, history, &self.world.voting);
             let mut slot = 0;
             for (i, recipient) in batch.recipients(members).enumerate() {
                 while slot < members.len() && { members[slot].citizen } < recipient {
@@ -225,7 +225,7 @@ impl<'a> Behaviour<'a> {
                 }
                 // Recipients are members unless moved since delivery (not in simulations).
                 let Some(member) = members.get(slot).filter(|m| { m.citizen } == recipient) else { continue };
-                if let Some(answer) = self.answer(&ballot, member, history, people, state) {
+                if let Some(answer) = self.answer(&ballot, member, people, state) {
                     plan.answers.push((b, i, answer));
                 }
             }
@@ -407,14 +407,8 @@ impl<'a> Behaviour<'a> {
     }
 
     /// A recipient's answer to a notice, by the scenario's voting model.
-    pub fn answer(
-        &self,
-        ballot: &Ballot,
-        voter: &Member,
-        history: GroupHistory,
-        people: &People,
-        state: &GroupState,
-    ) -> Option<Answer> {
+    #[inline]
+    pub fn answer(&self, ballot: &Ballot, voter: &Member, people: &People, state: &GroupState) -> Option<Answer> {
         let v = &self.world.voting;
         match v.model {
             VotingModel::AlwaysExpel => return Some(Answer::Expel),
@@ -423,7 +417,7 @@ impl<'a> Behaviour<'a> {
             VotingModel::Logistic => {}
         }
         let c = voter.citizen;
-        let incident = ballot.incident;
+        let offender = ballot.incident.citizen;
         let mut draws = self.keys.vote.draws(ballot.vote.with(c.0 as u64));
         if !draws.bernoulli(v.answer_rate) {
             return None;
@@ -431,35 +425,52 @@ impl<'a> Behaviour<'a> {
         let mut z = v.intercept + people.disposition(c) + state.culture as f64;
         z += self.votes.points[voter.tier() as usize][voter.score_offset() as usize];
         // Ties: mostly weak; a close friend is hard to expel.
-        // The tie is keyed by the pair (lower id, higher id).
-        let key = if c < incident.citizen {
-            pair(c.0 as u64, incident.citizen.0 as u64)
-        } else {
-            ballot.tie.with(c.0 as u64)
-        };
-        let tie = self.keys.tie.uniform(key);
+        // The tie is keyed by the pair (lower id, higher id). Which id is lower is a coin
+        // toss from one voter to the next, so both halves are mixed and one is selected
+        // without a branch (a branch would be mispredicted for every other voter).
+        let tie = self.keys.tie.uniform(tie_key(ballot.tie, c.0 as u64, offender.0 as u64));
         z -= v.tie_weight * tie * tie * tie * tie;
         // Conformity: a group that expelled before expels again.
-        let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
-        z += v.conformity_weight * (rate - 0.5);
+        z += ballot.conformity;
         Some(if draws.uniform() < self.votes.logistic.get(z) { Answer::Expel } else { Answer::Keep })
     }
 }
 
-/// What a notice's voters share: the incident, and the halves of their keys that depend on
-/// it alone, mixed once a notice instead of once a voter (`pair` is two mixing rounds).
+/// What a notice's voters share: the incident, the halves of their keys that depend on it
+/// alone, mixed once a notice instead of once a voter (`pair` is two mixing rounds), and
+/// the group's conformity term.
 pub struct Ballot {
     incident: IncidentId,
     /// `pair(incident, voter)` keys the voter's draws.
     vote: Paired,
     /// `pair(offender, voter)` keys the tie to a voter whose id is above the offender's.
     tie: Paired,
+    /// The log-odds the group's past expulsions add (`conformity_weight` × (rate − ½), the
+    /// rate ½ before any vote).
+    conformity: f64,
 }
 
 impl Ballot {
-    pub fn new(incident: IncidentId) -> Ballot {
-        Ballot { incident, vote: Paired::first(incident.to_u64()), tie: Paired::first(incident.citizen.0 as u64) }
+    pub fn new(incident: IncidentId, history: GroupHistory, voting: &VotingConfig) -> Ballot {
+        let rate = if history.votes == 0 { 0.5 } else { history.expulsions as f64 / history.votes as f64 };
+        Ballot {
+            incident,
+            vote: Paired::first(incident.to_u64()),
+            tie: Paired::first(incident.citizen.0 as u64),
+            conformity: voting.conformity_weight * (rate - 0.5),
+        }
     }
+}
+
+/// The key of the tie between a voter and the offender: `pair(lower id, higher id)`, where
+/// `offender_first` is `Paired::first(offender)` (the ballot's). Both halves are mixed and
+/// one is selected without a branch.
+#[inline]
+fn tie_key(offender_first: Paired, voter: u64, offender: u64) -> u64 {
+    let lower = voter < offender;
+    let first = std::hint::select_unpredictable(lower, Paired::first(voter), offender_first);
+    let second = std::hint::select_unpredictable(lower, offender, voter);
+    first.with(second)
 }
 
 /// A member chosen with probability proportional to misconduct propensity (`total` is the
@@ -474,4 +485,33 @@ fn pick_by_propensity(members: &[Member], people: &People, total: u64, draws: &m
         target -= p;
     }
     members.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xinyong_random::pair;
+
+    #[test]
+    fn a_tie_is_keyed_by_the_pair_lower_id_then_higher_id() {
+        // Part of the reproducibility contract: the branch-free key is the pair's definition.
+        let ids = [0u64, 1, 2, 7, 1_000, 999_999_999, 1_399_999_999, u32::MAX as u64];
+        let mut seen = std::collections::HashSet::new();
+        for &offender in &ids {
+            let ballot_half = Paired::first(offender);
+            for &voter in &ids {
+                let key = tie_key(ballot_half, voter, offender);
+                assert_eq!(key, pair(voter.min(offender), voter.max(offender)), "voter {voter}, offender {offender}");
+                assert_eq!(
+                    key,
+                    tie_key(Paired::first(voter), offender, voter),
+                    "the same tie seen from the other side"
+                );
+                if voter != offender {
+                    seen.insert(key);
+                }
+            }
+        }
+        assert_eq!(seen.len(), ids.len() * (ids.len() - 1) / 2, "one key a pair of distinct ids");
+    }
 }

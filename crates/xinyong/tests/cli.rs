@@ -175,5 +175,6 @@ fn bench_sim_splits_the_groups_day_and_logs_each_day() {
     assert!(seconds(cpu, "user ") > 0.0, "{cpu}");
     let days: Vec<&str> = stderr.lines().filter(|l| l.contains("day done")).collect();
     assert_eq!(days.len(), 4, "{stderr}");
-    assert!(days.iter().all(|l| l.contains("parallel=") && l.contains("close=") && l.contains("rss_gib=")), "{stderr}");
+    let fields = ["parallel=", "close=", "rss_gib=", "groupless_citizens=", "expelled=", "regrouped="];
+    assert!(days.iter().all(|l| fields.iter().all(|f| l.contains(f))), "{stderr}");
 }
