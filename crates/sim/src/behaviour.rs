@@ -425,9 +425,6 @@ impl<'a> Behaviour<'a> {
         let mut z = v.intercept + people.disposition(c) + state.culture as f64;
         z += self.votes.points[voter.tier() as usize][voter.score_offset() as usize];
         // Ties: mostly weak; a close friend is hard to expel.
-        // The tie is keyed by the pair (lower id, higher id). Which id is lower is a coin
-        // toss from one voter to the next, so both halves are mixed and one is selected
-        // without a branch (a branch would be mispredicted for every other voter).
         let tie = self.keys.tie.uniform(tie_key(ballot.tie, c.0 as u64, offender.0 as u64));
         z -= v.tie_weight * tie * tie * tie * tie;
         // Conformity: a group that expelled before expels again.
@@ -463,8 +460,9 @@ impl Ballot {
 }
 
 /// The key of the tie between a voter and the offender: `pair(lower id, higher id)`, where
-/// `offender_first` is `Paired::first(offender)` (the ballot's). Both halves are mixed and
-/// one is selected without a branch.
+/// `offender_first` is `Paired::first(offender)` (the ballot's). Which id is lower is a coin
+/// toss from one voter to the next, so both halves are mixed and one is selected without a
+/// branch (a branch would be mispredicted for about every other voter).
 #[inline]
 fn tie_key(offender_first: Paired, voter: u64, offender: u64) -> u64 {
     let lower = voter < offender;
