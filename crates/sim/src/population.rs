@@ -10,7 +10,7 @@
 //! from a flat Dirichlet (sorted: the first is the main interest). Favourites and followed
 //! KOLs come from those topics, by popularity within the topic.
 
-use crate::shortlist::{TopicTree, ranking};
+use crate::shortlist::{Holding, TopicTree, ranking};
 use crate::world::WorldConfig;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -740,6 +740,17 @@ pub struct SyntheticDirectory {
     /// [`SECOND_WHEN_ROOM_IN_AT_MOST`] groups with room then, the third's (every group's)
     /// for those whose main topic had fewer than [`PREPARED_LATER`] groups with room.
     later: [Prepared; 2],
+    /// While a regrouping places citizens: the nodes of each main topic's tree, and of the
+    /// tree of every group, that hold a group with room as the placements started (groups
+    /// only fill up meanwhile, so a node without one never has one later). Empty otherwise.
+    with_room: RoomNodes,
+}
+
+/// The nodes of the later attempts' trees holding a group with room ([`Holding`]).
+#[derive(Clone, Debug, Default)]
+struct RoomNodes {
+    by_main_topic: Vec<Holding>,
+    all: Option<Holding>,
 }
 
 impl SyntheticDirectory {
@@ -756,6 +767,7 @@ impl SyntheticDirectory {
             categories: catalogue.products.iter().map(|p| p.spec.category).collect(),
             first: Prepared::default(),
             later: [Prepared::default(), Prepared::default()],
+            with_room: RoomNodes::default(),
         }
     }
 
@@ -770,7 +782,15 @@ impl SyntheticDirectory {
             ("directory: placement index", trees.sum()),
             (
                 "directory: prepared placements",
-                self.first.heap_bytes() + self.later.iter().map(Prepared::heap_bytes).sum::<u64>(),
+                self.first.heap_bytes()
+                    + self.later.iter().map(Prepared::heap_bytes).sum::<u64>()
+                    + self
+                        .with_room
+                        .by_main_topic
+                        .iter()
+                        .chain(&self.with_room.all)
+                        .map(Holding::heap_bytes)
+                        .sum::<u64>(),
             ),
         ]
     }
@@ -923,8 +943,19 @@ impl SyntheticDirectory {
             return Some(g);
         }
         scratch.clear();
-        tree.top_where(&query, 1, has_room, |g| self.similarity_with(interests, own, g), scratch);
+        let within = self.with_room(attempt, main);
+        tree.top_where(&query, 1, within, has_room, |g| self.similarity_with(interests, own, g), scratch);
         scratch.first().copied()
+    }
+
+    /// The nodes of a later attempt's tree (1: `main`'s, 2: every group's) that held a
+    /// group with room as the placements under way started; None outside a regrouping.
+    fn with_room(&self, attempt: u32, main: u8) -> Option<&Holding> {
+        match attempt {
+            1 => self.with_room.by_main_topic.get(main as usize),
+            2 => self.with_room.all.as_ref(),
+            _ => None,
+        }
     }
 
     /// Whether the tree of every group holds all of the `groups` the engine counts (every
@@ -1066,6 +1097,7 @@ impl Directory for SyntheticDirectory {
     fn prepare_placements(&mut self, citizens: &[CitizenId], free: &[u16]) {
         self.first.release();
         self.later.iter_mut().for_each(Prepared::release);
+        self.with_room = RoomNodes::default();
         if citizens.is_empty() {
             return;
         }
@@ -1073,12 +1105,23 @@ impl Directory for SyntheticDirectory {
         // A group the engine did not describe is taken to have room: a larger set of
         // groups with room only makes the lists longer, never wrong.
         let had_room = |g: GroupId| free.get(g.index()).is_none_or(|&left| left > 0);
+        // Late in a year most groups near a citizen's interests may be full: the searches
+        // for room pass over the nodes holding none (in the lists prepared here and in
+        // the regrouping's searches).
+        self.with_room = RoomNodes {
+            by_main_topic: self.by_main_topic.par_iter().map(|tree| tree.holding(had_room)).collect(),
+            all: Some(self.all.holding(had_room)),
+        };
         let this = &*self;
-        // The best groups with room at the start in `tree`, and whether they are all of them.
-        let best_with_room = |interests: &Interests, query: &[(usize, f64)], tree: &TopicTree| {
+        // The best groups with room at the start in the tree of `attempt`, and whether they
+        // are all of them.
+        let best_with_room = |interests: &Interests, query: &[(usize, f64)], attempt: u32| {
             let own = interests.norm_squared();
+            let tree = if attempt == 1 { &this.by_main_topic[interests.main() as usize] } else { &this.all };
+            let within = this.with_room(attempt, interests.main());
             let mut best = Vec::with_capacity(PREPARED_LATER);
-            tree.top_where(query, PREPARED_LATER, had_room, |g| this.similarity_with(interests, own, g), &mut best);
+            let similarity = |g| this.similarity_with(interests, own, g);
+            tree.top_where(query, PREPARED_LATER, within, had_room, similarity, &mut best);
             let complete = best.len() < PREPARED_LATER;
             (best, complete)
         };
@@ -1086,8 +1129,8 @@ impl Directory for SyntheticDirectory {
         // with room (none when the citizen's interests give no query: searched when asked).
         let later_lists = |interests: &Interests| -> [Option<(Vec<GroupId>, bool)>; 2] {
             let Some(query) = interests.tree_query() else { return [None, None] };
-            let second = best_with_room(interests, &query, &this.by_main_topic[interests.main() as usize]);
-            let third = if second.1 { Some(best_with_room(interests, &query, &this.all)) } else { None };
+            let second = best_with_room(interests, &query, 1);
+            let third = if second.1 { Some(best_with_room(interests, &query, 2)) } else { None };
             [Some(second), third]
         };
         // Searched in the order of their interests (key, then weights), not of their ids:

@@ -100,6 +100,22 @@ pub struct TopicTree {
     topics: usize,
 }
 
+/// Which nodes of one [`TopicTree`] hold at least one group of a set (made by
+/// [`TopicTree::holding`]): a search among that set's groups passes over the others
+/// without visiting them. At the end of a year, most groups near a citizen's interests can
+/// be full; a search for one with room otherwise visits each of their leaves.
+#[derive(Clone, Debug, Default)]
+pub struct Holding {
+    nodes: Vec<bool>,
+}
+
+impl Holding {
+    /// Heap bytes (one byte a node).
+    pub fn heap_bytes(&self) -> u64 {
+        self.nodes.capacity() as u64
+    }
+}
+
 /// The angle between unit vectors `a` and `b`, from their chord.
 fn angle(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
     let chord: f64 = a.zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
@@ -224,6 +240,21 @@ impl TopicTree {
         self.groups.is_empty()
     }
 
+    /// Which nodes hold at least one group for which `member` holds. Nodes are stored
+    /// parents before children, so one pass from the last node up sees every child first.
+    pub fn holding(&self, member: impl Fn(GroupId) -> bool) -> Holding {
+        let mut nodes = vec![false; self.nodes.len()];
+        for n in (0..self.nodes.len()).rev() {
+            let node = self.nodes[n];
+            nodes[n] = if node.children == 0 {
+                self.groups[node.start as usize..node.end as usize].iter().any(|&g| member(g))
+            } else {
+                nodes[node.children as usize] || nodes[node.children as usize + 1]
+            };
+        }
+        Holding { nodes }
+    }
+
     /// Appends to `out` the `keep` groups of highest `similarity`, highest first (ties:
     /// lower id). `query` is the citizen's (topic, weight) pairs (distinct topics, weights
     /// ≥ 0, not all zero); `similarity(g)` must be the cosine of the weights and group
@@ -235,15 +266,18 @@ impl TopicTree {
         similarity: impl Fn(GroupId) -> f64,
         out: &mut Vec<GroupId>,
     ) {
-        self.top_where(query, keep, |_| true, similarity, out)
+        self.top_where(query, keep, None, |_| true, similarity, out)
     }
 
     /// [`Self::top`] among the groups for which `accept` holds (the others are passed over,
-    /// not scored): with `keep` 1, the first of the full ranking that `accept`s.
+    /// not scored): with `keep` 1, the first of the full ranking that `accept`s. With
+    /// `within` (made by [`Self::holding`] on this tree for a set that holds every group
+    /// `accept`s), the nodes holding none of the set are not visited.
     pub fn top_where(
         &self,
         query: &[(usize, f64)],
         keep: usize,
+        within: Option<&Holding>,
         accept: impl Fn(GroupId) -> bool,
         similarity: impl Fn(GroupId) -> f64,
         out: &mut Vec<GroupId>,
@@ -251,7 +285,12 @@ impl TopicTree {
         assert!(query.iter().all(|&(t, w)| t < self.topics && w >= 0.0), "topics in range, weights ≥ 0");
         let norm = query.iter().map(|&(_, w)| w * w).sum::<f64>().sqrt();
         assert!(norm > 0.0 && norm.is_finite(), "a direction to search");
-        if self.nodes.is_empty() || keep == 0 {
+        // A node can be visited only when `within` holds it (every node, without one).
+        let open = |n: u32| within.is_none_or(|h| h.nodes[n as usize]);
+        if let Some(h) = within {
+            assert_eq!(h.nodes.len(), self.nodes.len(), "the nodes held are of this tree");
+        }
+        if self.nodes.is_empty() || keep == 0 || !open(0) {
             return;
         }
         let mut unit = vec![0f64; self.topics];
@@ -308,6 +347,9 @@ impl TopicTree {
                 // A child already below the floor is not kept (the floor only rises).
                 let low = floor(&best);
                 for child in [node.children, node.children + 1] {
+                    if !open(child) {
+                        continue;
+                    }
                     let b = bound(child, low);
                     if b >= low {
                         frontier.push((Bound(b), child));
@@ -397,13 +439,30 @@ mod tests {
             let accepted = |g: GroupId| (g.0 as usize * 7 + modulus) % 5 < 2;
             let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
             let mut first = Vec::new();
-            t.top_where(&query, 1, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first);
+            t.top_where(&query, 1, None, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first);
             let expected: Vec<GroupId> =
                 brute(&rows, &query, rows.len()).into_iter().filter(|&g| accepted(g)).take(1).collect();
             prop_assert_eq!(&first, &expected);
             let mut first_along = Vec::new();
-            along.top_where(&query, 1, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first_along);
-            prop_assert_eq!(first_along, expected);
+            along.top_where(&query, 1, None, accepted, |g| cosine(&rows[g.index()], &query, own), &mut first_along);
+            prop_assert_eq!(&first_along, &expected);
+            // Within the nodes holding a set of groups that holds the accepted ones (the
+            // accepted and a few more, as groups with room at the start hold those with
+            // room later): the same groups, for any `keep`.
+            let held = |g: GroupId| accepted(g) || g.0 % 11 == modulus as u32;
+            let expected_keep: Vec<GroupId> =
+                brute(&rows, &query, rows.len()).into_iter().filter(|&g| accepted(g)).take(keep).collect();
+            for tree in [&t, &along] {
+                let within = tree.holding(held);
+                let mut got = Vec::new();
+                tree.top_where(&query, keep, Some(&within), accepted, |g| cosine(&rows[g.index()], &query, own), &mut got);
+                prop_assert_eq!(&got, &expected_keep);
+                // A node is held exactly when one of its groups is in the set.
+                for (node, &holds) in tree.nodes.iter().zip(&within.nodes) {
+                    let groups = &tree.groups[node.start as usize..node.end as usize];
+                    prop_assert_eq!(holds, groups.iter().any(|&g| held(g)));
+                }
+            }
             let mut all = t.groups().to_vec();
             all.sort();
             prop_assert_eq!(all, (0..rows.len() as u32).map(GroupId).collect::<Vec<_>>());
@@ -457,13 +516,12 @@ mod tests {
         assert!(visited.get() < 100_000, "the tree scored {} groups", visited.get());
     }
 
-    #[test]
-    fn a_main_topics_groups_of_many_keys_are_searched_through_their_largest_coordinates() {
-        // 20 000 groups of main topic 0, each with its own second and third topics among
-        // the other 15 (210 keys): as the search for a group with room over a main topic's
-        // groups sees them. Only one group in four has room.
+    /// 20 000 groups of main topic 0 (of 16 topics), each with its own second and third
+    /// topics among the other 15 (210 keys), numbered by key as groups formed from citizens
+    /// sorted by key are: as the search for a group with room over a main topic's groups
+    /// sees them.
+    fn main_topic_rows(next: &mut impl FnMut() -> f32) -> Vec<Vec<f32>> {
         let topics = 16;
-        let mut next = uniforms(0x2545_f491_4f6c_dd1d);
         let mut rows: Vec<Vec<f32>> = (0..20_000)
             .map(|_| {
                 let second = 1 + (next() * 15.0) as usize % 15;
@@ -478,13 +536,27 @@ mod tests {
                 row
             })
             .collect();
-        // Numbered by key, as groups formed from citizens sorted by key are.
         let key = |row: &Vec<f32>| {
             let mut order: Vec<usize> = (1..topics).filter(|&t| row[t] > 0.0).collect();
             order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
             order
         };
         rows.sort_by_cached_key(key);
+        rows
+    }
+
+    /// A citizen of main topic 0 with `second` and `third` topics.
+    fn main_topic_query(next: &mut impl FnMut() -> f32, second: usize, third: usize) -> [(usize, f64); 3] {
+        let main = 0.34 + 0.6 * next() as f64;
+        [(0, main), (second, (1.0 - main) * 0.7), (third, (1.0 - main) * 0.3)]
+    }
+
+    #[test]
+    fn a_main_topics_groups_of_many_keys_are_searched_through_their_largest_coordinates() {
+        // Only one group in four has room.
+        let topics = 16;
+        let mut next = uniforms(0x2545_f491_4f6c_dd1d);
+        let rows = main_topic_rows(&mut next);
         let t = tree(&rows, topics);
         let room = |g: GroupId| g.0 % 4 == 1;
         let looked = std::cell::Cell::new(0usize);
@@ -493,15 +565,14 @@ mod tests {
             if second == third {
                 continue;
             }
-            let main = 0.34 + 0.6 * next() as f64;
-            let query = [(0, main), (second, (1.0 - main) * 0.7), (third, (1.0 - main) * 0.3)];
+            let query = main_topic_query(&mut next, second, third);
             let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
             let mut out = Vec::new();
             let accept = |g: GroupId| {
                 looked.set(looked.get() + 1);
                 room(g)
             };
-            t.top_where(&query, 16, accept, |g| cosine(&rows[g.index()], &query, own), &mut out);
+            t.top_where(&query, 16, None, accept, |g| cosine(&rows[g.index()], &query, own), &mut out);
             let expected: Vec<GroupId> =
                 brute(&rows, &query, rows.len()).into_iter().filter(|&g| room(g)).take(16).collect();
             assert_eq!(out, expected);
@@ -510,6 +581,44 @@ mod tests {
         // bound alone the tree looks at ~210 000, with both bounds ~75 000.
         eprintln!("looked at {}", looked.get());
         assert!(looked.get() < 120_000, "the tree looked at {} groups", looked.get());
+    }
+
+    #[test]
+    fn a_search_for_room_passes_over_the_nodes_whose_groups_are_all_full() {
+        // Late in a year: every group whose second topic is 1 to 8 is full, the others have
+        // room, and the citizens looking for a group have second topics 1 to 8, so the
+        // groups most like them are full. A search within the nodes holding a group with
+        // room finds the same groups and looks at far fewer.
+        let topics = 16;
+        let mut next = uniforms(0x51_7cc1_b727_220a);
+        let rows = main_topic_rows(&mut next);
+        let t = tree(&rows, topics);
+        let second_topic = |g: GroupId| (1..topics).max_by(|&a, &b| rows[g.index()][a].total_cmp(&rows[g.index()][b]));
+        let room = |g: GroupId| second_topic(g).is_some_and(|s| s > 8);
+        let with_room = t.holding(room);
+        let looked = std::cell::Cell::new(0usize);
+        let accept = |g: GroupId| {
+            looked.set(looked.get() + 1);
+            room(g)
+        };
+        let (mut without, mut within) = (0, 0);
+        for _ in 0..50 {
+            let second = 1 + (next() * 8.0) as usize % 8;
+            let third = 1 + (second + (next() * 14.0) as usize % 14) % 15;
+            let query = main_topic_query(&mut next, second, third);
+            let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
+            let expected: Vec<GroupId> =
+                brute(&rows, &query, rows.len()).into_iter().filter(|&g| room(g)).take(16).collect();
+            for (holding, count) in [(None, &mut without), (Some(&with_room), &mut within)] {
+                let before = looked.get();
+                let mut out = Vec::new();
+                t.top_where(&query, 16, holding, accept, |g| cosine(&rows[g.index()], &query, own), &mut out);
+                assert_eq!(out, expected);
+                *count += looked.get() - before;
+            }
+        }
+        eprintln!("looked at {without} groups, {within} within the nodes holding a group with room");
+        assert!(within * 3 < without, "within: {within}, without: {without}");
     }
 
     #[test]
