@@ -7,12 +7,29 @@
 //! Sizes: 8 k groups (a popular key at 100 M citizens) and 100 k (at 1.4 billion). The
 //! centroids are like a key's real ones: most of their weight on the key's three topics, in
 //! varying shares, a little on the other 13.
+//!
+//! Then the later attempt's search, late in a year: the best group with room among a main
+//! topic's groups (many keys: the other two topics vary), when the groups most like the
+//! citizens are full. 22 k groups (a main topic at 100 M citizens) and 350 k (at 1.4
+//! billion); every group whose second topic is one of the citizens' is full. Searched
+//! through every node, and within the nodes holding a group with room (`TopicTree::holding`,
+//! made once a regrouping; its making is measured too).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use xinyong_engine::ids::GroupId;
 use xinyong_random::{Key, Stream};
 use xinyong_sim::shortlist::TopicTree;
+
+fn build(rows: &[[f32; TOPICS]]) -> TopicTree {
+    TopicTree::build((0..rows.len() as u32).map(GroupId).collect(), TOPICS, |g, out| {
+        let c = &rows[g.index()];
+        let norm = c.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+        for (o, &x) in out.iter_mut().zip(c) {
+            *o = x as f64 / norm;
+        }
+    })
+}
 
 const TOPICS: usize = 16;
 const KEEP: usize = 16;
@@ -50,13 +67,7 @@ fn shortlist(c: &mut Criterion) {
     group.sample_size(10);
     for groups in [8_000, 100_000] {
         let rows = centroids(groups);
-        let tree = TopicTree::build((0..groups as u32).map(GroupId).collect(), TOPICS, |g, out| {
-            let c = &rows[g.index()];
-            let norm = c.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
-            for (o, &x) in out.iter_mut().zip(c) {
-                *o = x as f64 / norm;
-            }
-        });
+        let tree = build(&rows);
         let qs = queries();
         let mut out = Vec::with_capacity(KEEP);
         group.bench_function(format!("{groups} groups, cone tree (64 citizens)"), |b| {
@@ -85,5 +96,65 @@ fn shortlist(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, shortlist);
+/// A main topic's groups: topic 0 first, then a second and a third among the other 15,
+/// weights like a centroid of citizens with that key; numbered by key. Returns each group's
+/// second topic too.
+fn main_topic_centroids(groups: usize) -> (Vec<[f32; TOPICS]>, Vec<usize>) {
+    let mut rows: Vec<([f32; TOPICS], usize)> = (0..groups)
+        .map(|g| {
+            let mut d = Key::new(1, Stream::Tables, 4, g as u64).draws();
+            let second = 1 + (d.uniform() * 15.0) as usize % 15;
+            let third = 1 + (second + (d.uniform() * 14.0) as usize % 14) % 15;
+            let main = 0.4 + 0.2 * d.uniform();
+            let share = 0.55 + 0.3 * d.uniform();
+            let mut row = [0f32; TOPICS];
+            row[0] = main as f32;
+            row[second] = ((1.0 - main) * share) as f32;
+            row[third] = ((1.0 - main) * (1.0 - share)) as f32;
+            (row, second)
+        })
+        .collect();
+    rows.sort_by_key(|&(row, second)| (second, (1..TOPICS).find(|&t| t != second && row[t] > 0.0)));
+    rows.into_iter().unzip()
+}
+
+/// The best group with room, for 64 citizens of main topic 0 with second topics 1 to 8,
+/// when every group whose second topic is 1 to 8 is full.
+fn room(c: &mut Criterion) {
+    let mut group = c.benchmark_group("best group with room");
+    group.sample_size(10);
+    for groups in [22_000, 350_000] {
+        let (rows, seconds) = main_topic_centroids(groups);
+        let tree = build(&rows);
+        let has_room = |g: GroupId| seconds[g.index()] > 8;
+        let qs: Vec<[(usize, f64); 3]> = (0..64u64)
+            .map(|q| {
+                let mut d = Key::new(1, Stream::Tables, 5, q).draws();
+                let second = 1 + (d.uniform() * 8.0) as usize % 8;
+                let third = 1 + (second + (d.uniform() * 14.0) as usize % 14) % 15;
+                let main = 0.34 + 0.6 * d.uniform();
+                [(0, main), (second, (1.0 - main) * 0.7), (third, (1.0 - main) * 0.3)]
+            })
+            .collect();
+        let with_room = tree.holding(has_room);
+        let mut out = Vec::with_capacity(1);
+        for (label, within) in [("every node", None), ("within the nodes with room", Some(&with_room))] {
+            group.bench_function(format!("{groups} groups, {label} (64 citizens)"), |b| {
+                b.iter(|| {
+                    for q in &qs {
+                        out.clear();
+                        tree.top_where(q, 1, within, has_room, |g| cosine(&rows[g.index()], q), &mut out);
+                        black_box(&out);
+                    }
+                })
+            });
+        }
+        group.bench_function(format!("{groups} groups, the nodes with room made"), |b| {
+            b.iter(|| black_box(tree.holding(has_room)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, shortlist, room);
 criterion_main!(benches);
