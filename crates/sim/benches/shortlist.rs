@@ -21,6 +21,10 @@ use xinyong_engine::ids::GroupId;
 use xinyong_random::{Key, Stream};
 use xinyong_sim::shortlist::TopicTree;
 
+const TOPICS: usize = 16;
+const KEEP: usize = 16;
+
+/// The tree of `rows` (centroids, one per group, numbered by row).
 fn build(rows: &[[f32; TOPICS]]) -> TopicTree {
     TopicTree::build((0..rows.len() as u32).map(GroupId).collect(), TOPICS, |g, out| {
         let c = &rows[g.index()];
@@ -30,9 +34,6 @@ fn build(rows: &[[f32; TOPICS]]) -> TopicTree {
         }
     })
 }
-
-const TOPICS: usize = 16;
-const KEEP: usize = 16;
 
 fn centroids(groups: usize) -> Vec<[f32; TOPICS]> {
     (0..groups)
