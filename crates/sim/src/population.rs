@@ -201,6 +201,11 @@ impl Interests {
         self.weights.iter().map(|&w| w as f64 * w as f64).sum()
     }
 
+    /// The norm of the interest vector (what a similarity divides by).
+    pub fn norm(&self) -> f64 {
+        self.norm_squared().sqrt()
+    }
+
     /// The (topic, weight) pairs a [`TopicTree`] searches for; None outside the tree's
     /// bound (no direction, or a negative weight), where every group must be scored.
     fn tree_query(&self) -> Option<[(usize, f64); INTERESTS]> {
@@ -721,8 +726,9 @@ pub struct SyntheticDirectory {
     pub groups: Vec<GroupState>,
     /// Mean interest profile of each group at formation, row-major (`topics` per group).
     centroids: Vec<f32>,
-    /// Each centroid's squared norm, summed once at formation
-    /// (placement ranks thousands of groups a citizen at 100 M: computed once, not each time).
+    /// Each centroid's norm, worked out once at formation (placement ranks thousands of
+    /// groups a citizen at 100 M, and a search of the index scores every group of each leaf
+    /// it visits: no square root each time).
     centroid_norms: Vec<f64>,
     /// Groups by interest key, indexed for exact shortlists ([`crate::shortlist`]).
     by_key: BTreeMap<(u8, u8, u8), TopicTree>,
@@ -812,7 +818,8 @@ impl SyntheticDirectory {
             state.main_topic = pick(0);
             state.culture = (culture_sd * Key::new(seed, Stream::Culture, 0, i as u64).draws().normal()) as f32;
         }
-        self.centroid_norms = centroids.chunks(topics).map(|c| c.iter().map(|&x| x as f64 * x as f64).sum()).collect();
+        self.centroid_norms =
+            centroids.chunks(topics).map(|c| c.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()).collect();
         self.centroids = centroids;
         let mut by_key: BTreeMap<(u8, u8, u8), Vec<GroupId>> = BTreeMap::new();
         let mut by_main_topic = vec![Vec::new(); topics];
@@ -842,7 +849,7 @@ impl SyntheticDirectory {
     fn direction(&self, g: GroupId, out: &mut [f64]) {
         let topics = self.people.topics();
         let centroid = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
-        let norm = self.centroid_norms[g.index()].sqrt();
+        let norm = self.centroid_norms[g.index()];
         for (o, &c) in out.iter_mut().zip(centroid) {
             *o = if norm == 0.0 { 0.0 } else { c as f64 / norm };
         }
@@ -853,7 +860,7 @@ impl SyntheticDirectory {
         self.first.get(citizen).map(|(list, _)| list)
     }
 
-    /// Cosine of `interests` (whose squared norm is `own`) and group `g`'s centroid.
+    /// Cosine of `interests` (whose norm is `own`, [`Interests::norm`]) and group `g`'s centroid.
     fn similarity_with(&self, interests: &Interests, own: f64, g: GroupId) -> f64 {
         let topics = self.people.topics();
         let centroid = &self.centroids[g.index() * topics..(g.index() + 1) * topics];
@@ -862,7 +869,7 @@ impl SyntheticDirectory {
             dot += w as f64 * centroid[*t as usize] as f64;
         }
         let theirs = self.centroid_norms[g.index()];
-        if own == 0.0 || theirs == 0.0 { 0.0 } else { dot / (own.sqrt() * theirs.sqrt()) }
+        if own == 0.0 || theirs == 0.0 { 0.0 } else { dot / (own * theirs) }
     }
 
     /// Group `g`'s mean interest profile at formation (None for a group made later).
@@ -928,7 +935,7 @@ impl SyntheticDirectory {
         scratch: &mut Vec<GroupId>,
     ) -> Option<GroupId> {
         let main = interests.main();
-        let own = interests.norm_squared();
+        let own = interests.norm();
         let query = interests.tree_query();
         let tree = match (attempt, query) {
             (1, Some(_)) => &self.by_main_topic[main as usize],
@@ -967,7 +974,7 @@ impl SyntheticDirectory {
     /// The first of an indexed attempt's full ranking below min_size (in `refill`): the
     /// most similar of those in the attempt's scope (usually few).
     fn best_refill(&self, interests: &Interests, attempt: u32, refill: &[GroupId]) -> Option<GroupId> {
-        let (formed, main, own) = (self.centroid_norms.len(), interests.main(), interests.norm_squared());
+        let (formed, main, own) = (self.centroid_norms.len(), interests.main(), interests.norm());
         let in_scope = |g: GroupId| g.index() < formed && (attempt == 2 || self.groups[g.index()].main_topic == main);
         refill
             .iter()
@@ -1022,7 +1029,7 @@ impl SyntheticDirectory {
     fn shortlist(&self, interests: &Interests, tree: &TopicTree, out: &mut Vec<GroupId>) {
         match interests.tree_query() {
             Some(query) => {
-                let own = interests.norm_squared();
+                let own = interests.norm();
                 tree.top(&query, PLACEMENT_SHORTLIST, |g| self.similarity_with(interests, own, g), out);
             }
             None => self.ranked(interests, tree.groups(), PLACEMENT_SHORTLIST, out),
@@ -1033,7 +1040,7 @@ impl SyntheticDirectory {
     /// The order is total, so selecting the first `keep` before sorting them gives what
     /// sorting everything gives.
     fn ranked(&self, interests: &Interests, groups: &[GroupId], keep: usize, out: &mut Vec<GroupId>) {
-        let own = interests.norm_squared();
+        let own = interests.norm();
         let mut scored: Vec<(f64, GroupId)> =
             groups.iter().map(|&g| (self.similarity_with(interests, own, g), g)).collect();
         if keep < scored.len() {
@@ -1116,7 +1123,7 @@ impl Directory for SyntheticDirectory {
         // The best groups with room at the start in the tree of `attempt`, and whether they
         // are all of them.
         let best_with_room = |interests: &Interests, query: &[(usize, f64)], attempt: u32| {
-            let own = interests.norm_squared();
+            let own = interests.norm();
             let tree = if attempt == 1 { &this.by_main_topic[interests.main() as usize] } else { &this.all };
             let within = this.with_room(attempt, interests.main());
             let mut best = Vec::with_capacity(PREPARED_LATER);

@@ -31,7 +31,9 @@
 //! `acos` of a dot product does not, and the bound is loosened by [`SLACK`]. A search needs
 //! no angle itself: with `sin(φ/2) = chord / 2` and each node's `cos(θ/2)` and `sin(θ/2)`
 //! (kept at build), `cos(φ − θ) = 1 − 2·sin²((φ − θ)/2)` takes two square roots and a few
-//! products, where `asin`, `cos` and normalising the centre took most of a visit's time.
+//! products, where `asin`, `cos` and normalising the centre took most of a visit's time;
+//! the chord itself comes from a dot product over the query's topics and each node's
+//! stored squared length of its centre.
 //!
 //! The result is exactly what scoring every group and sorting gives (the order is total:
 //! similarity, then lower id; a node is skipped only when its bound is below the last
@@ -63,7 +65,8 @@ const MARGIN: f64 = 1e-9;
 const BOX_SLACK: f64 = 1e-6;
 
 /// Taken off the chord between a query and a node's stored centre: a centre stored in f32
-/// is within ~1e-7 of the unit (or zero) vector the node's radius was measured from.
+/// is within ~1e-7 of the unit (or zero) vector the node's radius was measured from, and
+/// the chord from a dot product is within ~4e-8 of the chord.
 const CENTRE_SLACK: f64 = 1e-6;
 
 /// A node's bound, ordered by `total_cmp` (the frontier of a search is a heap of them).
@@ -91,6 +94,9 @@ struct Node {
     end: u32,
     /// Index of the first child (the second follows it); 0 for a leaf (0 is the root).
     children: u32,
+    /// The stored centre's squared length less 1 (~1e-7; −1 for a zero centre): a search
+    /// gets the chord from a dot product over the query's few topics.
+    centre_excess: f32,
     /// The cosine and sine of half the node's radius (the largest angle between its centre
     /// and a group's direction, plus [`SLACK`]): what the cone bound needs, worked out once.
     half: [f64; 2],
@@ -180,7 +186,8 @@ impl TopicTree {
             }
         }
         let mut order: Vec<u32> = (0..n as u32).collect();
-        let mut nodes = vec![Node { start: 0, end: n as u32, children: 0, half: [1.0, 0.0] }];
+        let leaf = |start, end| Node { start, end, children: 0, centre_excess: 0.0, half: [1.0, 0.0] };
+        let mut nodes = vec![leaf(0, n as u32)];
         let mut centres = Vec::with_capacity(2 * n.div_ceil(LEAF) * topics);
         let mut highs = Vec::with_capacity(2 * n.div_ceil(LEAF) * topics);
         let (mut low, mut high, mut sum) = (vec![0f32; topics], vec![0f32; topics], vec![0f64; topics]);
@@ -216,6 +223,7 @@ impl TopicTree {
             }
             let half = (radius + SLACK) / 2.0;
             nodes[i].half = [half.cos(), half.sin()];
+            nodes[i].centre_excess = (stored.iter().map(|&x| x as f64 * x as f64).sum::<f64>() - 1.0) as f32;
             centres.extend_from_slice(&stored);
             highs.extend(high.iter().map(|&h| h.max(0.0)));
             if slice.len() > LEAF {
@@ -231,8 +239,8 @@ impl TopicTree {
                 });
                 nodes[i].children = nodes.len() as u32;
                 let split = start + mid as u32;
-                nodes.push(Node { start, end: split, children: 0, half: [1.0, 0.0] });
-                nodes.push(Node { start: split, end, children: 0, half: [1.0, 0.0] });
+                nodes.push(leaf(start, split));
+                nodes.push(leaf(split, end));
             }
             i += 1;
         }
@@ -264,13 +272,16 @@ impl TopicTree {
         Holding { nodes }
     }
 
-    /// The cone bound of node `n` for the unit query `unit` (dense, `topics` values): above
-    /// the similarity of every group under the node (see [`Self::top_where`]).
-    fn cone(&self, n: usize, unit: &[f64]) -> f64 {
+    /// The cone bound of node `n` for `query` (whose norm is `norm`): above the similarity
+    /// of every group under the node (see [`Self::top_where`]).
+    fn cone(&self, n: usize, query: &[(usize, f64)], norm: f64) -> f64 {
         let centre = &self.centres[n * self.topics..(n + 1) * self.topics];
-        let chord = unit.iter().zip(centre).map(|(&u, &c)| (u - c as f64) * (u - c as f64)).sum::<f64>().sqrt();
+        // |u − c|² = |u|² + |c|² − 2·u·c, with |u| = 1 and the dot product over the query's
+        // topics only: its rounding (~1e-15) moves the chord by 4e-8 at most.
+        let dot = query.iter().map(|&(t, w)| w * centre[t] as f64).sum::<f64>() / norm;
+        let chord = (2.0 + self.nodes[n].centre_excess as f64 - 2.0 * dot).max(0.0).sqrt();
         // Half the angle φ between the query and the centre, from the chord shortened by
-        // what storing the centre in f32 may have moved it.
+        // what storing the centre in f32 (and the rounding above) may have moved it.
         let half_sin = ((chord - CENTRE_SLACK).max(0.0) / 2.0).min(1.0);
         let half_cos = (1.0 - half_sin * half_sin).sqrt();
         let [theta_cos, theta_sin] = self.nodes[n].half;
@@ -318,10 +329,6 @@ impl TopicTree {
         if self.nodes.is_empty() || keep == 0 || !open(0) {
             return;
         }
-        let mut unit = vec![0f64; self.topics];
-        for &(t, w) in query {
-            unit[t] = w / norm;
-        }
         // A node's bound: the lower of two, each above every similarity under the node.
         // The box's (the query's weights times the node's largest coordinates) costs a few
         // multiplications and is tight across interest keys; the cone's (the angle to the
@@ -340,7 +347,7 @@ impl TopicTree {
             if boxed < floor {
                 return boxed;
             }
-            self.cone(n, &unit).min(boxed)
+            self.cone(n, query, norm).min(boxed)
         };
         let before = |a: &(f64, GroupId), b: &(f64, GroupId)| ranking(a, b).is_lt();
         let mut best: Vec<(f64, GroupId)> = Vec::with_capacity(keep.min(self.groups.len()) + 1);
@@ -666,7 +673,7 @@ mod tests {
             let own: f64 = query.iter().map(|&(_, w)| w * w).sum();
             let mut centre = vec![0f64; topics];
             for (n, node) in t.nodes.iter().enumerate() {
-                let cone = t.cone(n, &unit);
+                let cone = t.cone(n, &query, 1.0);
                 // What the angles give: cos(max(0, φ − θ)), φ measured from the centre
                 // as normalised, θ from the stored half angle.
                 normalize(&t.centres[n * topics..(n + 1) * topics], &mut centre);
